@@ -1,0 +1,122 @@
+#include "agentry/app/application.h"
+
+#include <cstdio>
+#include <thread>
+
+#include "agentry/common/clock.h"
+#include "agentry/common/crypto.h"
+#include "agentry/common/log.h"
+#include "agentry/common/metrics.h"
+#include "agentry/http/middleware.h"
+#include "agentry/http/native/native.h"
+#include "agentry/http/ops.h"
+#include "agentry/http/router.h"
+#include "agentry/http/server.h"
+#include "agentry/service/auth_service.h"
+#include "agentry/service/tenancy_service.h"
+#include "agentry/store/store.h"
+
+namespace agentry {
+
+struct Application::Parts {
+  SystemClock clock;
+  MetricsRegistry metrics;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<AuthService> auth;
+  std::unique_ptr<TenancyService> tenancy;
+  http::Router router;
+  std::unique_ptr<http::Server> server;
+};
+
+Application::Application(Config config, Secrets secrets)
+    : config_(std::move(config)),
+      secrets_(std::move(secrets)),
+      parts_(std::make_unique<Parts>()) {}
+
+Application::~Application() = default;
+
+Status Application::Start() {
+  if (!InitCrypto()) return Status::Unavailable("libsodium failed to start");
+  Parts& p = *parts_;
+
+  std::string host;
+  uint16_t port = 0;
+  AGENTRY_RETURN_IF_ERROR(ParseListen(config_.listen, &host, &port));
+
+  StoreOptions store_options;
+  store_options.commit_batch_sizes = p.metrics.AddHistogram(
+      "agentry_store_commit_batch_size",
+      "Writes folded into one store transaction (group commit).", "",
+      {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+  AGENTRY_ASSIGN_OR_RETURN(p.store, OpenStore(config_.store, store_options));
+  log::Info("store opened", {{"backend", p.store->backend()}});
+
+  p.auth = std::make_unique<AuthService>(*p.store, p.clock);
+  p.tenancy = std::make_unique<TenancyService>(*p.store, *p.auth, p.clock);
+  AGENTRY_ASSIGN_OR_RETURN(BootstrapOutcome boot,
+                           p.tenancy->Bootstrap(secrets_.bootstrap_admin_key));
+  if (boot.created) {
+    log::Info(
+        "bootstrapped organization \"default\" and its admin key",
+        {{"key_source", boot.generated_key ? "generated" : "environment"}});
+  }
+  if (boot.generated_key) {
+    // Shown once, on standard error only, never through the log.
+    std::fprintf(stderr,
+                 "\nAGENTRY BOOTSTRAP ADMIN KEY (shown once; store it now):\n"
+                 "%s\n\n",
+                 boot.generated_key->c_str());
+    std::fflush(stderr);
+  }
+  AGENTRY_RETURN_IF_ERROR(p.auth->LoadKeys());
+  p.metrics.AddGauge(
+      "agentry_api_keys_active", "API keys in the auth index.", "",
+      [auth = p.auth.get()] { return static_cast<double>(auth->size()); });
+
+  http::RegisterOpsRoutes(
+      p.router, http::OpsDeps{p.store.get(), &p.metrics, [this] {
+                                return parts_->server->RenderRequestMetrics();
+                              }});
+  http::RegisterOrganizationRoutes(p.router, *p.tenancy);
+  http::RegisterApiKeyRoutes(p.router, *p.tenancy);
+
+  http::ServerOptions so;
+  so.host = host;
+  so.port = port;
+  so.io_threads = config_.threads != 0
+                      ? config_.threads
+                      : std::max(1u, std::thread::hardware_concurrency());
+  so.worker_threads = config_.workers;
+  so.allowed_origins = config_.allow_origins;
+  std::vector<http::Middleware> chain = {
+      http::OriginCheck(config_.allow_origins),
+      http::Authenticate(*p.auth),
+      http::RateLimit(),
+  };
+  p.server =
+      std::make_unique<http::Server>(so, p.router, std::move(chain), p.metrics);
+  AGENTRY_RETURN_IF_ERROR(p.server->Start());
+  log::Info("listening", {{"host", host},
+                          {"port", static_cast<int>(p.server->port())},
+                          {"io_threads", so.io_threads},
+                          {"workers", so.worker_threads}});
+  return Status::Ok();
+}
+
+uint16_t Application::port() const {
+  return parts_->server ? parts_->server->port() : 0;
+}
+
+void Application::Run() {
+  parts_->server->Run();
+  parts_->server.reset();
+  parts_->store.reset();  // closes the store after the last request
+  log::Info("stopped");
+  log::Flush();
+}
+
+void Application::Shutdown() {
+  if (parts_->server) parts_->server->Shutdown();
+}
+
+}  // namespace agentry

@@ -1,0 +1,157 @@
+#include "agentry/common/crypto.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <set>
+#include <string>
+
+namespace agentry {
+namespace {
+
+class CryptoTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(InitCrypto()); }
+};
+
+std::string AllBytes() {
+  std::string s;
+  for (int i = 0; i < 256; ++i) s.push_back(static_cast<char>(i));
+  return s;
+}
+
+TEST_F(CryptoTest, InitCryptoIsIdempotent) {
+  EXPECT_TRUE(InitCrypto());
+  EXPECT_TRUE(InitCrypto());
+}
+
+TEST_F(CryptoTest, RandomBytes) {
+  EXPECT_EQ(RandomBytes(0), "");
+  const std::string a = RandomBytes(32);
+  const std::string b = RandomBytes(32);
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_EQ(b.size(), 32u);
+  EXPECT_NE(a, b);  // 2^-256 chance of a false failure
+}
+
+TEST_F(CryptoTest, RandomAlnumLengthAndAlphabet) {
+  EXPECT_EQ(RandomAlnum(0), "");
+  EXPECT_EQ(RandomAlnum(1).size(), 1u);
+  std::set<char> seen;
+  for (int round = 0; round < 50; ++round) {
+    const std::string s = RandomAlnum(100);
+    ASSERT_EQ(s.size(), 100u);
+    for (char c : s) {
+      ASSERT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                  (c >= 'A' && c <= 'Z'))
+          << static_cast<int>(c);
+      seen.insert(c);
+    }
+  }
+  // 5,000 draws from 62 characters cover the alphabet (the chance that one
+  // is missing is about 62 * (61/62)^5000, negligible).
+  EXPECT_EQ(seen.size(), 62u);
+  EXPECT_NE(RandomAlnum(32), RandomAlnum(32));
+}
+
+TEST_F(CryptoTest, HashSecretHexKnownVectors) {
+  // BLAKE2b with a 32-byte digest, no key.
+  EXPECT_EQ(HashSecretHex("abc"),
+            "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
+  EXPECT_EQ(HashSecretHex(""),
+            "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
+  EXPECT_EQ(HashSecretHex("The quick brown fox jumps over the lazy dog"),
+            "01718cec35cd3d796dd00020e0bfecb473ad23457d063b75eff29c0ffa2e58a9");
+}
+
+TEST_F(CryptoTest, HashSecretHexShapeAndBinaryInput) {
+  const std::string h = HashSecretHex(std::string("a\0b", 3));
+  ASSERT_EQ(h.size(), 64u);
+  for (char c : h) {
+    EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  }
+  // The NUL byte and what follows are hashed too.
+  EXPECT_NE(h, HashSecretHex("a"));
+  EXPECT_EQ(h, HashSecretHex(std::string("a\0b", 3)));
+}
+
+TEST_F(CryptoTest, ConstantTimeEqual) {
+  EXPECT_TRUE(ConstantTimeEqual("", ""));
+  EXPECT_TRUE(ConstantTimeEqual("secret", "secret"));
+  EXPECT_FALSE(ConstantTimeEqual("secret", "secreT"));
+  EXPECT_FALSE(ConstantTimeEqual("secret", "Secret"));
+  EXPECT_FALSE(ConstantTimeEqual("secret", "secrets"));
+  EXPECT_FALSE(ConstantTimeEqual("", "x"));
+  EXPECT_FALSE(ConstantTimeEqual("x", ""));
+  EXPECT_TRUE(
+      ConstantTimeEqual(std::string("a\0b", 3), std::string("a\0b", 3)));
+  EXPECT_FALSE(
+      ConstantTimeEqual(std::string("a\0b", 3), std::string("a\0c", 3)));
+}
+
+TEST_F(CryptoTest, Base64KnownVectors) {
+  // RFC 4648 §10.
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("f"), "Zg==");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(Base64Encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(Base64Encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64Encode("\xfb\xff\xfe"), "+//+");
+  EXPECT_EQ(Base64Decode("Zm9vYmFy"), "foobar");
+  EXPECT_EQ(Base64Decode("Zg=="), "f");
+  EXPECT_EQ(Base64Decode(""), "");
+}
+
+TEST_F(CryptoTest, Base64UrlKnownVectors) {
+  EXPECT_EQ(Base64UrlEncode(""), "");
+  EXPECT_EQ(Base64UrlEncode("f"), "Zg");
+  EXPECT_EQ(Base64UrlEncode("fo"), "Zm8");
+  EXPECT_EQ(Base64UrlEncode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff\xfe"), "-__-");
+  EXPECT_EQ(Base64UrlDecode("-__-"), "\xfb\xff\xfe");
+  EXPECT_EQ(Base64UrlDecode("Zg"), "f");
+  EXPECT_EQ(Base64UrlDecode(""), "");
+}
+
+TEST_F(CryptoTest, Base64RoundTrips) {
+  const std::string all = AllBytes();
+  for (size_t n = 0; n <= all.size(); n += 7) {
+    const std::string in = all.substr(0, n);
+    EXPECT_EQ(Base64Decode(Base64Encode(in)), in) << n;
+    EXPECT_EQ(Base64UrlDecode(Base64UrlEncode(in)), in) << n;
+  }
+  for (int i = 0; i < 20; ++i) {
+    const std::string key = RandomBytes(32);
+    const std::string text = Base64Encode(key);
+    EXPECT_EQ(text.size(), 44u);
+    EXPECT_EQ(Base64Decode(text), key);
+    const std::string url = Base64UrlEncode(key);
+    EXPECT_EQ(url.size(), 43u);
+    EXPECT_EQ(url.find_first_of("+/="), std::string::npos);
+    EXPECT_EQ(Base64UrlDecode(url), key);
+  }
+}
+
+TEST_F(CryptoTest, Base64RefusesInvalidInput) {
+  EXPECT_EQ(Base64Decode("Zg"), std::nullopt);         // padding missing
+  EXPECT_EQ(Base64Decode("Zg="), std::nullopt);        // padding short
+  EXPECT_EQ(Base64Decode("Z"), std::nullopt);          // truncated
+  EXPECT_EQ(Base64Decode("Zm9v!"), std::nullopt);      // not in the alphabet
+  EXPECT_EQ(Base64Decode("Zm9v YmFy"), std::nullopt);  // whitespace
+  EXPECT_EQ(Base64Decode("-__-"), std::nullopt);       // URL alphabet
+  EXPECT_EQ(Base64Decode("Zg==Zg=="), std::nullopt);   // data after padding
+  EXPECT_EQ(Base64Decode("Zm9vYmFy\n"), std::nullopt);
+}
+
+TEST_F(CryptoTest, Base64UrlRefusesInvalidInput) {
+  EXPECT_EQ(Base64UrlDecode("Zg=="), std::nullopt);  // padding not allowed
+  EXPECT_EQ(Base64UrlDecode("+//+"), std::nullopt);  // standard alphabet
+  EXPECT_EQ(Base64UrlDecode("Z"), std::nullopt);     // truncated
+  EXPECT_EQ(Base64UrlDecode("Zm9v!"), std::nullopt);
+  EXPECT_EQ(Base64UrlDecode("Zm 9v"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace agentry

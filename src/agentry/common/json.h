@@ -1,0 +1,101 @@
+// Strict JSON: one parser every surface uses, so no two parsers can disagree,
+// and a reader that refuses unknown fields, so nothing is mass-assigned.
+//
+// Errors are Status::InvalidRequest whose field() is the dotted path of the
+// offending member ("model.parameters.temperature", "input_fields[2].slug");
+// an error at the document root has an empty field. Thread-compatible.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "agentry/common/status.h"
+
+namespace agentry::json {
+
+struct ParseLimits {
+  // Deepest nesting of arrays and objects accepted (DESIGN §8).
+  size_t max_depth = 64;
+};
+
+// Parses `text` as exactly one JSON document (RFC 8259): UTF-8 is validated,
+// comments, trailing commas and trailing garbage are refused, duplicate keys
+// in an object are refused (naming the key), numbers must be finite and in
+// the range of a double (1e400 is refused), nesting is bounded.
+Result<boost::json::value> ParseStrict(std::string_view text,
+                                       const ParseLimits& limits = {});
+
+// Like ParseStrict, and the document must be an object.
+Result<boost::json::object> ParseStrictObject(std::string_view text,
+                                              const ParseLimits& limits = {});
+
+// "string", "number", "boolean", "null", "array" or "object".
+std::string_view TypeName(const boost::json::value& v);
+
+// Number of Unicode code points in valid UTF-8 `s`.
+size_t Utf8Length(std::string_view s);
+
+// Serialises compactly.
+std::string Serialize(const boost::json::value& v);
+
+// Path helpers: Join("model", "name") == "model.name";
+// Index("input_fields", 2) == "input_fields[2]". An empty base gives the
+// bare name ("name", "[2]").
+std::string Join(std::string_view base, std::string_view name);
+std::string Index(std::string_view base, size_t i);
+
+struct StringRules {
+  size_t min_chars = 0;        // at least this many code points
+  size_t max_chars = 1 << 20;  // at most this many code points
+  // Allow \t, \n and \r (free text). Other control characters (U+0000–U+001F,
+  // U+007F) are always refused.
+  bool allow_newlines = false;
+};
+
+// Reads the members of one object, field by field. Every accessor marks its
+// name as known; Finish() refuses the first member nobody asked for. A member
+// whose value is null is treated as absent by the Opt* accessors.
+class ObjectReader {
+ public:
+  // `obj` must outlive the reader; `path` prefixes every error field.
+  explicit ObjectReader(const boost::json::object& obj, std::string path = {});
+
+  // Required string. Absent or null → "… is required".
+  Result<std::string> String(std::string_view name,
+                             const StringRules& rules = {});
+  Result<std::optional<std::string>> OptString(std::string_view name,
+                                               const StringRules& rules = {});
+  Result<std::optional<bool>> OptBool(std::string_view name);
+  // An integral number (1.0 is accepted as 1; 1.5 is refused) in [min, max].
+  Result<std::optional<int64_t>> OptInt(std::string_view name, int64_t min,
+                                        int64_t max);
+  // Any finite number in [min, max].
+  Result<std::optional<double>> OptNumber(std::string_view name, double min,
+                                          double max);
+  // An array of strings, each following `rules`, at most `max_items` items.
+  Result<std::optional<std::vector<std::string>>> OptStringArray(
+      std::string_view name, size_t max_items, const StringRules& rules = {});
+  // The raw member (nullptr when absent; null is returned as a value here).
+  const boost::json::value* Raw(std::string_view name);
+
+  // The path of member `name` for error messages.
+  std::string FieldPath(std::string_view name) const;
+
+  // Ok when every member was asked for; otherwise InvalidRequest
+  // "unknown field" naming the first unknown member in document order.
+  Status Finish() const;
+
+ private:
+  const boost::json::object& obj_;
+  std::string path_;
+  std::unordered_set<std::string> known_;
+};
+
+}  // namespace agentry::json

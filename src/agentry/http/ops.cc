@@ -1,0 +1,47 @@
+#include "agentry/http/ops.h"
+
+#include "agentry/common/metrics.h"
+#include "agentry/http/error_mapping.h"
+#include "agentry/store/store.h"
+
+namespace agentry::http {
+
+void RegisterOpsRoutes(Router& router, OpsDeps deps) {
+  RouteOptions open;
+  open.auth = false;
+  open.inline_first = true;
+
+  router.Add(Method::kGet, "/healthz", open, [](Request&) {
+    return JsonResponse(200, std::string(R"({"status":"ok"})"));
+  });
+
+  RouteOptions blocking = open;
+  blocking.inline_first = false;
+  router.Add(Method::kGet, "/readyz", blocking, [deps](Request& req) {
+    Status st = deps.store->Ping();
+    if (!st.ok()) {
+      return ErrorResponse(
+          Status::Unavailable("store unreachable: " + st.message()),
+          req.request_id);
+    }
+    return JsonResponse(200, std::string(R"({"status":"ready"})"));
+  });
+
+  router.Add(Method::kGet, "/metrics", open, [deps](Request&) {
+    Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = deps.metrics->Render();
+    if (deps.extra_metrics) r.body += deps.extra_metrics();
+    return r;
+  });
+
+  router.Add(Method::kGet, "/openapi.json", open, [](Request&) {
+    Response r;
+    static const auto doc =
+        std::make_shared<const std::string>(OpenApiDocument());
+    r.shared_body = doc;
+    return r;
+  });
+}
+
+}  // namespace agentry::http

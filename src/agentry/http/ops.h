@@ -1,0 +1,29 @@
+// Operational routes that need no key: /healthz, /readyz, /metrics,
+// /openapi.json.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "agentry/http/router.h"
+
+namespace agentry {
+class Store;
+class MetricsRegistry;
+}  // namespace agentry
+
+namespace agentry::http {
+
+struct OpsDeps {
+  Store* store = nullptr;              // /readyz pings it
+  MetricsRegistry* metrics = nullptr;  // rendered by /metrics
+  // More Prometheus text appended by /metrics (request counters).
+  std::function<std::string()> extra_metrics;
+};
+
+void RegisterOpsRoutes(Router& router, OpsDeps deps);
+
+// The OpenAPI 3.1 document of every surface (http/openapi.cc).
+const std::string& OpenApiDocument();
+
+}  // namespace agentry::http

@@ -1,0 +1,114 @@
+#include "agentry/http/router.h"
+
+#include <stdexcept>
+
+namespace agentry::http {
+
+struct Router::Node {
+  std::unordered_map<std::string, std::unique_ptr<Node>> literal;
+  std::unique_ptr<Node> param;
+  std::string param_name;
+  std::array<const Route*, kMethodCount> by_method{};
+
+  bool HasAny() const {
+    for (const Route* r : by_method) {
+      if (r) return true;
+    }
+    return false;
+  }
+};
+
+Router::Router() : root_(std::make_unique<Node>()) {}
+Router::~Router() = default;
+
+void Router::Add(Method method, std::string_view pattern, RouteOptions options,
+                 Handler handler) {
+  if (pattern.empty() || pattern.front() != '/') {
+    throw std::invalid_argument("route pattern must start with /: " +
+                                std::string(pattern));
+  }
+  Node* node = root_.get();
+  std::string_view rest = pattern.substr(1);
+  while (true) {
+    const size_t slash = rest.find('/');
+    std::string_view seg = rest.substr(0, slash);
+    if (seg.size() >= 2 && seg.front() == '{' && seg.back() == '}') {
+      std::string name(seg.substr(1, seg.size() - 2));
+      if (!node->param) {
+        node->param = std::make_unique<Node>();
+        node->param->param_name = name;
+      } else if (node->param->param_name != name) {
+        throw std::invalid_argument("conflicting parameter names in " +
+                                    std::string(pattern));
+      }
+      node = node->param.get();
+    } else {
+      auto& child = node->literal[std::string(seg)];
+      if (!child) child = std::make_unique<Node>();
+      node = child.get();
+    }
+    if (slash == std::string_view::npos) break;
+    rest = rest.substr(slash + 1);
+  }
+  auto& slot = node->by_method[static_cast<size_t>(method)];
+  if (slot) {
+    throw std::invalid_argument("duplicate route " +
+                                std::string(MethodName(method)) + " " +
+                                std::string(pattern));
+  }
+  auto route = std::make_unique<Route>();
+  route->method = method;
+  route->pattern = std::string(pattern);
+  route->options = options;
+  route->handler = std::move(handler);
+  route->index = routes_.size();
+  slot = route.get();
+  routes_.push_back(std::move(route));
+}
+
+bool Router::FindIn(const Node& node, const std::vector<std::string>& segs,
+                    size_t i, Method method, Match* out,
+                    const Node** path_node) const {
+  if (i == segs.size()) {
+    Method m = method == Method::kHead ? Method::kGet : method;
+    const Route* r = node.by_method[static_cast<size_t>(method)];
+    if (!r) r = node.by_method[static_cast<size_t>(m)];
+    if (r) {
+      out->route = r;
+      return true;
+    }
+    if (!*path_node && node.HasAny()) *path_node = &node;
+    return false;
+  }
+  auto it = node.literal.find(segs[i]);
+  if (it != node.literal.end() &&
+      FindIn(*it->second, segs, i + 1, method, out, path_node)) {
+    return true;
+  }
+  if (node.param && !segs[i].empty()) {
+    out->params.emplace_back(node.param->param_name, segs[i]);
+    if (FindIn(*node.param, segs, i + 1, method, out, path_node)) return true;
+    out->params.pop_back();
+  }
+  return false;
+}
+
+Router::Match Router::Find(Method method,
+                           const std::vector<std::string>& segments) const {
+  Match m;
+  const Node* path_node = nullptr;
+  if (FindIn(*root_, segments, 0, method, &m, &path_node)) return m;
+  m.params.clear();
+  if (path_node) {
+    for (size_t i = 0; i < kMethodCount; ++i) {
+      if (path_node->by_method[i]) {
+        if (!m.allow.empty()) m.allow += ", ";
+        m.allow += MethodName(static_cast<Method>(i));
+        if (static_cast<Method>(i) == Method::kGet) m.allow += ", HEAD";
+      }
+    }
+  }
+  return m;
+}
+
+}  // namespace agentry::http

@@ -1,0 +1,77 @@
+// Routes: method + path pattern with {param} segments → handler and options.
+//
+// Build the router at start-up (Add), then only Find(): Find is const and
+// thread-safe. Literal segments win over parameters; a path that matches a
+// pattern under another method reports the allowed methods (405).
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "agentry/domain/scope.h"
+#include "agentry/http/request.h"
+
+namespace agentry::http {
+
+// A handler parses, calls a service and encodes. It returns nullopt only when
+// called on an I/O thread (Request::on_io_thread) and it needs to block: the
+// server then runs it again on a worker thread.
+using Handler = std::function<std::optional<Response>(Request&)>;
+
+struct RouteOptions {
+  // Needs an API key (the auth middleware answers 401 otherwise).
+  bool auth = true;
+  // Scope checked by the auth middleware before the handler runs.
+  std::optional<Scope> scope;
+  // Run on the I/O thread first (in-memory handlers); otherwise on a worker.
+  bool inline_first = false;
+  // Error body shape.
+  Dialect dialect = Dialect::kNative;
+};
+
+struct Route {
+  Method method;
+  std::string pattern;  // "/v1/api-keys/{id}", also the metrics label
+  RouteOptions options;
+  Handler handler;
+  size_t index = 0;  // dense, for per-route metrics
+};
+
+class Router {
+ public:
+  Router();
+  ~Router();
+
+  // Registers a route. Throws std::invalid_argument on a duplicate or a
+  // malformed pattern (a start-up bug).
+  void Add(Method method, std::string_view pattern, RouteOptions options,
+           Handler handler);
+
+  struct Match {
+    const Route* route = nullptr;  // null: no route for this method
+    // Bound {param} values, in pattern order (views into `segments`).
+    std::vector<std::pair<std::string_view, std::string_view>> params;
+    // When route is null but the path exists: the allowed methods ("GET,
+    // POST").
+    std::string allow;
+  };
+  Match Find(Method method, const std::vector<std::string>& segments) const;
+
+  const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
+
+ private:
+  struct Node;
+  bool FindIn(const Node& node, const std::vector<std::string>& segs, size_t i,
+              Method method, Match* out, const Node** path_node) const;
+
+  std::unique_ptr<Node> root_;
+  std::vector<std::unique_ptr<Route>> routes_;
+};
+
+}  // namespace agentry::http

@@ -1,0 +1,159 @@
+#include "agentry/http/router.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "agentry/http/error_mapping.h"
+#include "agentry/http/ops.h"
+
+namespace agentry::http {
+namespace {
+
+Handler Named(std::string name) {
+  return [name](Request&) -> std::optional<Response> {
+    Response r;
+    r.body = name;
+    return r;
+  };
+}
+
+std::string Call(const Router::Match& m) {
+  Request req;
+  return m.route->handler(req)->body;
+}
+
+TEST(RouterTest, MatchesLiteralsAndParameters) {
+  Router r;
+  r.Add(Method::kGet, "/v1/agents", {}, Named("list"));
+  r.Add(Method::kGet, "/v1/agents/{id}", {}, Named("get"));
+  r.Add(Method::kPost, "/v1/agents/{id}/publish", {}, Named("publish"));
+  r.Add(Method::kGet, "/v1/agents/{id}/versions/{n}", {}, Named("version"));
+
+  auto m = r.Find(Method::kGet, {"v1", "agents"});
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(Call(m), "list");
+  EXPECT_TRUE(m.params.empty());
+
+  m = r.Find(Method::kGet, {"v1", "agents", "agt_x"});
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(Call(m), "get");
+  ASSERT_EQ(m.params.size(), 1u);
+  EXPECT_EQ(m.params[0].first, "id");
+  EXPECT_EQ(m.params[0].second, "agt_x");
+
+  m = r.Find(Method::kGet, {"v1", "agents", "a", "versions", "3"});
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(Call(m), "version");
+  ASSERT_EQ(m.params.size(), 2u);
+  EXPECT_EQ(m.params[1].first, "n");
+  EXPECT_EQ(m.params[1].second, "3");
+}
+
+TEST(RouterTest, LiteralWinsOverParameterAndBacktracks) {
+  Router r;
+  r.Add(Method::kGet, "/x/{id}/a", {}, Named("param-a"));
+  r.Add(Method::kGet, "/x/special/b", {}, Named("literal-b"));
+  auto m = r.Find(Method::kGet, {"x", "special", "b"});
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(Call(m), "literal-b");
+  // "special" is also a valid {id}: the literal branch fails, the parameter
+  // branch matches.
+  m = r.Find(Method::kGet, {"x", "special", "a"});
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(Call(m), "param-a");
+  ASSERT_EQ(m.params.size(), 1u);
+  EXPECT_EQ(m.params[0].second, "special");
+}
+
+TEST(RouterTest, UnknownPathAndWrongMethod) {
+  Router r;
+  r.Add(Method::kGet, "/v1/api-keys", {}, Named("list"));
+  r.Add(Method::kPost, "/v1/api-keys", {}, Named("create"));
+  auto m = r.Find(Method::kGet, {"v1", "nope"});
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_TRUE(m.allow.empty());
+
+  m = r.Find(Method::kPut, {"v1", "api-keys"});
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_EQ(m.allow, "GET, HEAD, POST");
+
+  // Empty segments never bind a parameter.
+  r.Add(Method::kDelete, "/v1/api-keys/{id}", {}, Named("delete"));
+  m = r.Find(Method::kDelete, {"v1", "api-keys", ""});
+  EXPECT_EQ(m.route, nullptr);
+}
+
+TEST(RouterTest, HeadFallsBackToGet) {
+  Router r;
+  r.Add(Method::kGet, "/healthz", {}, Named("health"));
+  auto m = r.Find(Method::kHead, {"healthz"});
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(Call(m), "health");
+}
+
+TEST(RouterTest, RefusesDuplicatesAndBadPatterns) {
+  Router r;
+  r.Add(Method::kGet, "/a/{id}", {}, Named("a"));
+  EXPECT_THROW(r.Add(Method::kGet, "/a/{id}", {}, Named("b")),
+               std::invalid_argument);
+  EXPECT_THROW(r.Add(Method::kGet, "/a/{other}/x", {}, Named("c")),
+               std::invalid_argument);
+  EXPECT_THROW(r.Add(Method::kGet, "no-slash", {}, Named("d")),
+               std::invalid_argument);
+}
+
+TEST(ErrorMappingTest, EveryCodeHasItsStatus) {
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kInvalidRequest), 400);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kUnauthorized), 401);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kForbidden), 403);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kNotFound), 404);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kMethodNotAllowed), 405);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kConflict), 409);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kNoProfileAvailable), 409);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kPreconditionFailed), 412);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kPayloadTooLarge), 413);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kUnsupportedMediaType), 415);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kHeadersTooLarge), 431);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kRateLimited), 429);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kInternal), 500);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kUnavailable), 503);
+}
+
+TEST(ErrorMappingTest, NativeBodyCarriesCodeFieldAndRequestId) {
+  Response r =
+      ErrorResponse(Status::InvalidRequest("temperature must be at most 1",
+                                           "model.parameters.temperature"),
+                    "req-1");
+  EXPECT_EQ(r.status, 400);
+  auto v = boost::json::parse(r.body);
+  const auto& e = v.at("error");
+  EXPECT_EQ(e.at("code").as_string(), "invalid_request");
+  EXPECT_EQ(e.at("field").as_string(), "model.parameters.temperature");
+  EXPECT_EQ(e.at("request_id").as_string(), "req-1");
+  EXPECT_EQ(e.at("message").as_string(), "temperature must be at most 1");
+
+  Response limited = ErrorResponse(Status::RateLimited("slow down", 3), "r");
+  EXPECT_EQ(limited.status, 429);
+  ASSERT_EQ(limited.headers.size(), 1u);
+  EXPECT_EQ(limited.headers[0].first, "Retry-After");
+  EXPECT_EQ(limited.headers[0].second, "3");
+  EXPECT_FALSE(boost::json::parse(limited.body)
+                   .at("error")
+                   .as_object()
+                   .contains("field"));
+}
+
+TEST(OpenApiTest, DocumentIsOpenApi31AndListsEveryRoute) {
+  auto doc = boost::json::parse(OpenApiDocument());
+  EXPECT_EQ(doc.at("openapi").as_string(), "3.1.0");
+  const auto& paths = doc.at("paths").as_object();
+  for (const char* p :
+       {"/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/organizations",
+        "/v1/api-keys", "/v1/api-keys/{id}"}) {
+    EXPECT_TRUE(paths.contains(p)) << p;
+  }
+}
+
+}  // namespace
+}  // namespace agentry::http

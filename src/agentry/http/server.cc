@@ -1,0 +1,632 @@
+#include "agentry/http/server.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <cmath>
+#include <mutex>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+
+#include "agentry/common/crypto.h"
+#include "agentry/common/log.h"
+#include "agentry/http/error_mapping.h"
+
+namespace agentry::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+using RawRequest = bhttp::request<bhttp::string_body>;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+constexpr size_t kStatusSlots = 600;
+// Most bytes read and thrown away after refusing a request, so the client
+// gets to read the refusal instead of a connection reset.
+constexpr size_t kDrainBytes = 16 << 20;
+constexpr std::chrono::seconds kDrainTime{2};
+
+std::string_view LookupHeader(const void* raw, std::string_view name) {
+  const auto& msg = *static_cast<const RawRequest*>(raw);
+  auto it = msg.find(beast::string_view(name.data(), name.size()));
+  if (it == msg.end()) return {};
+  return {it->value().data(), it->value().size()};
+}
+
+bool SaneRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                    c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Dialect DialectForPath(const std::vector<std::string>& segs) {
+  if (segs.size() >= 2 && segs[0] == "agents" && segs[1] == "v2") {
+    return Dialect::kAsteroid;
+  }
+  if ((segs.size() >= 2 && segs[0] == "agent" && segs[1] == "v1") ||
+      (segs.size() >= 4 && segs[0] == "api" && segs[1] == "public" &&
+       segs[2] == "agent" && segs[3] == "v1")) {
+    return Dialect::kOdeus;
+  }
+  if (!segs.empty() && segs[0] == "v2") return Dialect::kVectara;
+  return Dialect::kNative;
+}
+
+struct RouteStats {
+  RouteStats() : by_status(new std::atomic<uint64_t>[kStatusSlots]) {
+    for (size_t i = 0; i < kStatusSlots; ++i) by_status[i] = 0;
+  }
+  std::unique_ptr<std::atomic<uint64_t>[]> by_status;
+  Histogram* latency = nullptr;
+  std::string label;  // route="…",method="…"
+};
+
+struct Conn {
+  Conn(tcp::socket s, std::atomic<size_t>* open)
+      : stream(std::move(s)), open_count(open) {}
+  ~Conn() { open_count->fetch_sub(1, std::memory_order_relaxed); }
+  beast::tcp_stream stream;
+  std::atomic<size_t>* open_count;
+  // A complete request is being handled (touched only on the connection's
+  // thread). Connections not handling one are closed at shutdown.
+  bool handling = false;
+  std::string remote;
+};
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions options, const Router& router,
+       std::vector<Middleware> middleware, MetricsRegistry& metrics)
+      : opts_(std::move(options)),
+        router_(router),
+        middleware_(std::move(middleware)),
+        workers_(std::max<size_t>(1, opts_.worker_threads)) {
+    const size_t n = std::max<size_t>(1, opts_.io_threads);
+    for (size_t i = 0; i < n; ++i) {
+      ios_.push_back(std::make_unique<asio::io_context>(1));
+      guards_.emplace_back(asio::make_work_guard(*ios_.back()));
+    }
+    acceptor_ = std::make_unique<tcp::acceptor>(*ios_[0]);
+    signals_ = std::make_unique<asio::signal_set>(*ios_[0], SIGTERM, SIGINT);
+    stop_timer_ = std::make_unique<asio::steady_timer>(*ios_[0]);
+    const std::vector<double> bounds = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+    for (const auto& r : router_.routes()) {
+      auto s = std::make_unique<RouteStats>();
+      s->label = "route=\"" + MetricsRegistry::EscapeLabel(r->pattern) +
+                 "\",method=\"" + std::string(MethodName(r->method)) + "\"";
+      s->latency = metrics.AddHistogram(
+          "agentry_http_request_duration_seconds",
+          "Time from a complete request to its answer written.", s->label,
+          bounds);
+      stats_.push_back(std::move(s));
+    }
+    auto unmatched = std::make_unique<RouteStats>();
+    unmatched->label = "route=\"unmatched\",method=\"any\"";
+    unmatched->latency = metrics.AddHistogram(
+        "agentry_http_request_duration_seconds",
+        "Time from a complete request to its answer written.", unmatched->label,
+        bounds);
+    stats_.push_back(std::move(unmatched));
+    request_id_prefix_ = RandomAlnum(10);
+    metrics.AddGauge(
+        "agentry_http_open_connections", "Connections currently open.", "",
+        [this] {
+          return static_cast<double>(open_.load(std::memory_order_relaxed));
+        });
+  }
+
+  ~Impl() {
+    // Workers may still reference requests owned by coroutine frames that
+    // the io_contexts destroy below: stop them first.
+    workers_.join();
+  }
+
+  Status Start() {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(opts_.host, ec);
+    if (ec) {
+      return Status::InvalidRequest(
+          "cannot parse listen host \"" + opts_.host + "\"", "listen");
+    }
+    tcp::endpoint ep(addr, opts_.port);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::Unavailable("cannot listen on " + opts_.host + ":" +
+                                 std::to_string(opts_.port) + ": " +
+                                 ec.message());
+    }
+    port_ = acceptor_->local_endpoint().port();
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return port_; }
+
+  void Run() {
+    signals_->async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (!ec) {
+        log::Info("shutdown requested", {{"signal", sig}});
+        Shutdown();
+      }
+    });
+    asio::co_spawn(*ios_[0], AcceptLoop(), asio::detached);
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < ios_.size(); ++i) {
+      threads.emplace_back([this, i] { ios_[i]->run(); });
+    }
+    ios_[0]->run();
+    for (auto& t : threads) t.join();
+    workers_.join();
+  }
+
+  void Shutdown() {
+    bool expected = false;
+    if (!stopping_.compare_exchange_strong(expected, true)) return;
+    asio::post(*ios_[0], [this] {
+      boost::system::error_code ec;
+      acceptor_->close(ec);
+      signals_->cancel(ec);
+      {
+        std::lock_guard<std::mutex> lock(conns_mu_);
+        for (auto& [ptr, weak] : conns_) {
+          if (auto c = weak.lock()) {
+            asio::post(c->stream.get_executor(), [c] {
+              if (!c->handling) {
+                boost::system::error_code ignored;
+                c->stream.socket().shutdown(tcp::socket::shutdown_both,
+                                            ignored);
+                c->stream.socket().close(ignored);
+              }
+            });
+          }
+        }
+      }
+      deadline_ = Clock::now() + opts_.shutdown_grace;
+      ArmStopTimer();
+    });
+  }
+
+  std::string RenderRequestMetrics() const {
+    std::string out =
+        "# HELP agentry_http_requests_total Requests answered, by route, "
+        "method and status.\n# TYPE agentry_http_requests_total counter\n";
+    for (const auto& s : stats_) {
+      for (size_t code = 100; code < kStatusSlots; ++code) {
+        const uint64_t n = s->by_status[code].load(std::memory_order_relaxed);
+        if (n == 0) continue;
+        out += "agentry_http_requests_total{" + s->label + ",status=\"" +
+               std::to_string(code) + "\"} " + std::to_string(n) + "\n";
+      }
+    }
+    return out;
+  }
+
+ private:
+  void ArmStopTimer() {
+    stop_timer_->expires_after(std::chrono::milliseconds(20));
+    stop_timer_->async_wait([this](const boost::system::error_code&) {
+      if (open_.load() == 0 || Clock::now() >= deadline_) {
+        if (open_.load() != 0) {
+          log::Warn("shutdown grace expired",
+                    {{"open_connections", open_.load()}});
+        }
+        for (auto& g : guards_) g.reset();
+        for (auto& io : ios_) io->stop();
+        return;
+      }
+      ArmStopTimer();
+    });
+  }
+
+  std::string NewRequestId() {
+    return "req_" + request_id_prefix_ +
+           std::to_string(
+               next_request_.fetch_add(1, std::memory_order_relaxed));
+  }
+
+  awaitable<void> AcceptLoop() {
+    size_t next = 0;
+    while (!stopping_) {
+      auto& io = *ios_[next++ % ios_.size()];
+      auto [ec, socket] = co_await acceptor_->async_accept(io, kTuple);
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted) break;
+        log::Warn("accept failed", {{"error", ec.message()}});
+        asio::steady_timer t(*ios_[0], std::chrono::milliseconds(50));
+        co_await t.async_wait(kTuple);
+        continue;
+      }
+      if (open_.load(std::memory_order_relaxed) >= opts_.max_connections) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      open_.fetch_add(1, std::memory_order_relaxed);
+      auto conn = std::make_shared<Conn>(std::move(socket), &open_);
+      auto ep = conn->stream.socket().remote_endpoint(ignored);
+      if (!ignored) conn->remote = ep.address().to_string();
+      {
+        std::lock_guard<std::mutex> lock(conns_mu_);
+        conns_[conn.get()] = conn;
+      }
+      asio::co_spawn(io, Session(conn), asio::detached);
+    }
+  }
+
+  awaitable<void> Session(std::shared_ptr<Conn> conn) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      conn->handling = false;
+      if (stopping_) break;
+      if (buffer.size() == 0) {
+        conn->stream.expires_after(opts_.idle_timeout);
+        auto [ec, n] =
+            co_await conn->stream.async_read_some(buffer.prepare(8192), kTuple);
+        if (ec || n == 0) break;
+        buffer.commit(n);
+      }
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
+      parser.body_limit(opts_.max_body_bytes);
+      conn->stream.expires_after(opts_.request_timeout);
+      auto [ec, n] = co_await bhttp::async_read_header(conn->stream, buffer,
+                                                       parser, kTuple);
+      if (!ec && !parser.is_done()) {
+        // A client that sent "Expect: 100-continue" waits for this before
+        // sending the body.
+        auto& head = parser.get();
+        auto expect = head.find(bhttp::field::expect);
+        if (expect != head.end() &&
+            beast::iequals(expect->value(), "100-continue")) {
+          static constexpr std::string_view kContinue =
+              "HTTP/1.1 100 Continue\r\n\r\n";
+          auto [wec, wn] = co_await asio::async_write(
+              conn->stream, asio::buffer(kContinue.data(), kContinue.size()),
+              kTuple);
+          if (wec) break;
+        }
+        std::tie(ec, n) =
+            co_await bhttp::async_read(conn->stream, buffer, parser, kTuple);
+      }
+      const auto start = Clock::now();
+      if (ec) {
+        if (ec == beast::error::timeout ||
+            ec == asio::error::operation_aborted ||
+            ec == bhttp::error::end_of_stream) {
+          break;
+        }
+        Status st;
+        if (ec == bhttp::error::body_limit) {
+          st = Status::PayloadTooLarge("request body exceeds " +
+                                       std::to_string(opts_.max_body_bytes) +
+                                       " bytes");
+        } else if (ec == bhttp::error::header_limit) {
+          st = Status::HeadersTooLarge("request headers exceed " +
+                                       std::to_string(opts_.max_header_bytes) +
+                                       " bytes");
+        } else if (ec == bhttp::error::partial_message ||
+                   ec == asio::error::eof ||
+                   ec == asio::error::connection_reset) {
+          break;
+        } else {
+          st =
+              Status::InvalidRequest("malformed HTTP request: " + ec.message());
+        }
+        const std::string id = NewRequestId();
+        Response resp = ErrorResponse(st, id);
+        co_await Write(*conn, resp, id, /*keep_alive=*/false, /*head=*/false);
+        Record(nullptr, "-", resp.status, start, id, conn->remote);
+        co_await DrainAndClose(*conn);
+        break;
+      }
+      conn->handling = true;
+      RawRequest& msg = parser.get();
+      Request req;
+      req.method = ParseMethod(std::string_view(msg.method_string().data(),
+                                                msg.method_string().size()));
+      req.target = std::string_view(msg.target().data(), msg.target().size());
+      req.body = msg.body();
+      req.remote_address = conn->remote;
+      req.SetHeaderSource(&msg, &LookupHeader);
+      std::string_view incoming_id = req.Header("X-Request-Id");
+      req.request_id = SaneRequestId(incoming_id) ? std::string(incoming_id)
+                                                  : NewRequestId();
+      const Route* route = nullptr;
+      Response resp;
+      const std::string_view origin = req.Header("Origin");
+      const bool origin_allowed =
+          !origin.empty() &&
+          std::find(opts_.allowed_origins.begin(), opts_.allowed_origins.end(),
+                    origin) != opts_.allowed_origins.end();
+      if (req.method == Method::kOptions && !origin.empty()) {
+        resp = Preflight(req, origin_allowed);
+      } else {
+        resp = co_await Handle(req, &route);
+      }
+      if (origin_allowed) {
+        resp.headers.emplace_back("Access-Control-Allow-Origin",
+                                  std::string(origin));
+        resp.headers.emplace_back("Vary", "Origin");
+        resp.headers.emplace_back(
+            "Access-Control-Expose-Headers",
+            "X-Request-Id, ETag, Retry-After, RateLimit-Limit, "
+            "RateLimit-Remaining, RateLimit-Reset");
+      }
+      const bool keep_alive = msg.keep_alive() && !stopping_;
+      const bool ok = co_await Write(*conn, resp, req.request_id, keep_alive,
+                                     req.method == Method::kHead);
+      Record(route, MethodName(req.method), resp.status, start, req.request_id,
+             conn->remote);
+      if (!ok) break;
+      if (!keep_alive) {
+        boost::system::error_code ignored;
+        conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        break;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(conns_mu_);
+      conns_.erase(conn.get());
+    }
+    boost::system::error_code ignored;
+    conn->stream.socket().close(ignored);
+  }
+
+  awaitable<Response> Handle(Request& req, const Route** matched) {
+    boost::core::string_view target(req.target.data(), req.target.size());
+    boost::system::result<boost::urls::url_view> parsed;
+    if (target.starts_with("http://") || target.starts_with("https://")) {
+      parsed = boost::urls::parse_absolute_uri(target);  // absolute-form
+    } else {
+      parsed = boost::urls::parse_origin_form(target);
+    }
+    if (!parsed) {
+      co_return ErrorResponse(
+          Status::InvalidRequest("invalid request target", "path"),
+          req.request_id);
+    }
+    for (auto seg : parsed->segments())
+      req.segments.push_back(std::string(seg));
+    for (auto p : parsed->params()) {
+      req.query.emplace_back(std::string(p.key), p.has_value
+                                                     ? std::string(p.value)
+                                                     : std::string());
+    }
+    Router::Match m = router_.Find(req.method, req.segments);
+    if (!m.route) {
+      const Dialect d = DialectForPath(req.segments);
+      if (!m.allow.empty()) {
+        Response r = ErrorResponse(
+            Status::MethodNotAllowed(std::string(MethodName(req.method)) +
+                                     " is not allowed here"),
+            req.request_id, d);
+        r.headers.emplace_back("Allow", m.allow);
+        co_return r;
+      }
+      co_return ErrorResponse(Status::NotFound("no such route"), req.request_id,
+                              d);
+    }
+    *matched = m.route;
+    const Route& route = *m.route;
+    req.params = std::move(m.params);
+    for (const Middleware& mw : middleware_) {
+      Status st = mw(req, route);
+      if (!st.ok()) {
+        co_return ErrorResponse(st, req.request_id, route.options.dialect);
+      }
+    }
+    if (route.options.inline_first) {
+      req.on_io_thread = true;
+      std::optional<Response> r = Call(route, req);
+      if (r) co_return std::move(*r);
+    }
+    req.on_io_thread = false;
+    co_return co_await OnWorker(route, req);
+  }
+
+  // A CORS preflight: allowed origins get the methods and headers they may
+  // use; any other origin is refused with no CORS headers (DESIGN §6).
+  Response Preflight(Request& req, bool allowed) {
+    if (!allowed) {
+      return ErrorResponse(
+          Status::Forbidden("browser-origin requests are refused; call this "
+                            "API from a server"),
+          req.request_id, DialectForPath(req.segments));
+    }
+    Response r = NoContent();
+    r.headers = {
+        {"Access-Control-Allow-Methods", "GET, HEAD, POST, PATCH, DELETE"},
+        {"Access-Control-Allow-Headers",
+         "Authorization, Content-Type, X-Api-Key, X-Asteroid-Agents-Api-Key, "
+         "If-Match, If-None-Match, X-Request-Id"},
+        {"Access-Control-Max-Age", "600"}};
+    return r;
+  }
+
+  std::optional<Response> Call(const Route& route, Request& req) {
+    try {
+      return route.handler(req);
+    } catch (const std::exception& e) {
+      log::Error("handler threw", {{"route", route.pattern},
+                                   {"request_id", req.request_id},
+                                   {"error", e.what()}});
+      return ErrorResponse(Status::Internal("internal error"), req.request_id,
+                           route.options.dialect);
+    }
+  }
+
+  // Runs the handler on the worker pool and resumes on this connection's
+  // I/O thread with its answer.
+  awaitable<Response> OnWorker(const Route& route, Request& req) {
+    return asio::async_initiate<decltype(use_awaitable), void(Response)>(
+        [this, &route, &req](auto handler) {
+          asio::post(workers_, [this, &route, &req,
+                                handler = std::move(handler)]() mutable {
+            std::optional<Response> r = Call(route, req);
+            if (!r) {
+              r = ErrorResponse(Status::Internal("handler gave no answer"),
+                                req.request_id, route.options.dialect);
+            }
+            auto ex = asio::get_associated_executor(handler);
+            asio::post(ex, [handler = std::move(handler),
+                            resp = std::move(*r)]() mutable {
+              std::move(handler)(std::move(resp));
+            });
+          });
+        },
+        use_awaitable);
+  }
+
+  awaitable<bool> Write(Conn& conn, const Response& resp,
+                        std::string_view request_id, bool keep_alive,
+                        bool head) {
+    const std::string_view body = resp.BodyView();
+    std::string h;
+    h.reserve(192 + resp.headers.size() * 48);
+    h += "HTTP/1.1 ";
+    h += std::to_string(resp.status);
+    h += ' ';
+    h += ReasonPhrase(resp.status);
+    h += "\r\n";
+    if (!resp.content_type.empty()) {
+      h += "Content-Type: ";
+      h += resp.content_type;
+      h += "\r\n";
+    }
+    if (resp.status != 204 && resp.status != 304) {
+      h += "Content-Length: ";
+      h += std::to_string(body.size());
+      h += "\r\n";
+    }
+    h += "X-Request-Id: ";
+    h += request_id;
+    h += "\r\n";
+    for (const auto& [k, v] : resp.headers) {
+      h += k;
+      h += ": ";
+      h += v;
+      h += "\r\n";
+    }
+    if (!keep_alive) h += "Connection: close\r\n";
+    h += "\r\n";
+    std::array<asio::const_buffer, 2> bufs = {
+        asio::buffer(h),
+        asio::buffer(body.data(),
+                     (head || resp.status == 204 || resp.status == 304)
+                         ? 0
+                         : body.size())};
+    conn.stream.expires_after(opts_.request_timeout);
+    auto [ec, n] = co_await asio::async_write(conn.stream, bufs, kTuple);
+    co_return !ec;
+  }
+
+  awaitable<void> DrainAndClose(Conn& conn) {
+    boost::system::error_code ignored;
+    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    conn.stream.expires_after(kDrainTime);
+    std::array<char, 16384> sink;
+    size_t total = 0;
+    while (total < kDrainBytes) {
+      auto [ec, n] =
+          co_await conn.stream.async_read_some(asio::buffer(sink), kTuple);
+      if (ec) break;
+      total += n;
+    }
+  }
+
+  void Record(const Route* route, std::string_view method, int status,
+              Clock::time_point start, std::string_view request_id,
+              const std::string& remote) {
+    RouteStats& s = route ? *stats_[route->index] : *stats_.back();
+    if (status >= 100 && status < static_cast<int>(kStatusSlots)) {
+      s.by_status[status].fetch_add(1, std::memory_order_relaxed);
+    }
+    const double secs =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    s.latency->Observe(secs);
+    if (opts_.access_log && log::Enabled(log::Level::kInfo)) {
+      log::Info("request", {{"request_id", request_id},
+                            {"method", method},
+                            {"route", route ? std::string_view(route->pattern)
+                                            : std::string_view("unmatched")},
+                            {"status", status},
+                            {"duration_ms", std::round(secs * 1e6) / 1e3},
+                            {"remote", remote}});
+    }
+  }
+
+  ServerOptions opts_;
+  const Router& router_;
+  std::vector<Middleware> middleware_;
+  std::vector<std::unique_ptr<asio::io_context>> ios_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      guards_;
+  asio::thread_pool workers_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::signal_set> signals_;
+  std::unique_ptr<asio::steady_timer> stop_timer_;
+  Clock::time_point deadline_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<size_t> open_{0};
+  std::atomic<uint64_t> next_request_{1};
+  std::string request_id_prefix_;
+  uint16_t port_ = 0;
+  std::vector<std::unique_ptr<RouteStats>> stats_;
+  std::mutex conns_mu_;
+  std::unordered_map<Conn*, std::weak_ptr<Conn>> conns_;  // GUARDED_BY
+};
+
+Server::Server(ServerOptions options, const Router& router,
+               std::vector<Middleware> middleware, MetricsRegistry& metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), router,
+                                   std::move(middleware), metrics)) {}
+Server::~Server() = default;
+Status Server::Start() { return impl_->Start(); }
+uint16_t Server::port() const { return impl_->port(); }
+void Server::Run() { impl_->Run(); }
+void Server::Shutdown() { impl_->Shutdown(); }
+std::string Server::RenderRequestMetrics() const {
+  return impl_->RenderRequestMetrics();
+}
+
+}  // namespace agentry::http

@@ -1,0 +1,67 @@
+// Authentication from an in-memory index of every active API key.
+//
+// Authenticate() never touches the store: the index is loaded once at start
+// (LoadKeys) and kept current by the writers (Add/Remove after their write is
+// durable), so revocation takes effect on this node as soon as the revoking
+// request has answered. A presented key is hashed (BLAKE2b-256), looked up by
+// its hash, and the stored hash is compared in constant time; the key itself
+// is never kept. All methods are thread-safe.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "agentry/common/clock.h"
+#include "agentry/common/status.h"
+#include "agentry/domain/tenancy.h"
+#include "agentry/service/principal.h"
+
+namespace agentry {
+
+class Store;
+
+class AuthService {
+ public:
+  // `store` and `clock` must outlive the service.
+  AuthService(Store& store, const Clock& clock);
+
+  // Replaces the index with every active key in the store. Blocking.
+  Status LoadKeys();
+
+  // The principal for `presented_key`. kUnauthorized when the key is empty,
+  // unknown, revoked or expired (the message does not say which, so a
+  // caller cannot probe). In-memory only.
+  Result<std::shared_ptr<const Principal>> Authenticate(
+      std::string_view presented_key) const;
+
+  // Adds (or replaces) a key in the index. Call after the key is durable.
+  void AddKey(const ApiKey& key);
+  // Removes a key from the index. Call after its revocation is durable.
+  void RemoveKey(std::string_view key_id);
+
+  // Number of keys in the index.
+  size_t size() const;
+
+ private:
+  struct Entry {
+    std::string key_id;
+    std::string hash_hex;
+    std::optional<int64_t> expires_at_ms;
+    std::shared_ptr<const Principal> principal;
+  };
+  static Result<Entry> MakeEntry(const ApiKey& key);
+
+  Store& store_;
+  const Clock& clock_;
+  mutable std::shared_mutex mu_;
+  // hash of the key -> entry. GUARDED_BY(mu_)
+  std::unordered_map<std::string, Entry> by_hash_;
+  // key id -> hash. GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::string> hash_by_id_;
+};
+
+}  // namespace agentry

@@ -1,0 +1,18 @@
+// A numbered schema migration, embedded in the binary at build time from
+// migrations/<backend>/NNNN_name.sql (cmake/EmbedMigrations.cmake).
+#pragma once
+
+#include <cstddef>
+
+namespace agentry {
+
+struct Migration {
+  int version;       // NNNN, strictly increasing
+  const char* name;  // the file name without .sql
+  const char* sql;   // one or more statements
+};
+
+extern const Migration kSqliteMigrations[];
+extern const size_t kSqliteMigrationsCount;
+
+}  // namespace agentry

@@ -1,0 +1,53 @@
+// OpenStore: picks the backend from the URL's scheme.
+
+#include <cctype>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "agentry/store/sqlite/sqlite_store.h"
+#include "agentry/store/store.h"
+
+namespace agentry {
+
+namespace {
+
+// True when `url` starts with `scheme` followed by "://", ignoring the case
+// of the scheme (RFC 3986 schemes are case-insensitive).
+bool HasScheme(std::string_view url, std::string_view scheme) {
+  if (url.size() < scheme.size() + 3) return false;
+  for (size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(url[i])) != scheme[i]) {
+      return false;
+    }
+  }
+  return url.substr(scheme.size(), 3) == "://";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenStore(std::string_view url,
+                                         const StoreOptions& options) {
+  if (HasScheme(url, "sqlite")) {
+    const std::string path(url.substr(std::string_view("sqlite://").size()));
+    if (path.empty()) {
+      return Status::InvalidRequest(
+          "the store URL \"sqlite://\" needs a file path, e.g. "
+          "sqlite://./data/agentry.db");
+    }
+    Result<std::unique_ptr<SqliteStore>> store =
+        SqliteStore::Open(path, options);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
+  }
+  if (HasScheme(url, "postgres") || HasScheme(url, "postgresql")) {
+    return Status::InvalidRequest("the PostgreSQL backend is not built yet");
+  }
+  // Name only the scheme: the rest of a URL may hold a password.
+  const std::string_view scheme = url.substr(0, url.find(':'));
+  return Status::InvalidRequest(
+      "unsupported store URL scheme \"" + std::string(scheme) +
+      "\": expected sqlite://PATH, postgres://… or postgresql://…");
+}
+
+}  // namespace agentry

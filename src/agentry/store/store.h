@@ -1,0 +1,116 @@
+// The abstract store: one small interface per aggregate, and OpenStore(url)
+// to pick a backend ("sqlite://PATH"; "postgres://…" comes later).
+//
+// Every call blocks until done, so callers must not run it on an I/O thread
+// (the HTTP layer offloads to a worker pool). A write returns ok only once it
+// is durable (committed with the store's full sync). A write that fails
+// changes nothing. All implementations are thread-safe.
+//
+// Failure codes common to every call: kUnavailable when the database cannot
+// be reached or is closing, kInternal for unexpected database errors. Each
+// method lists its own expected failures.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agentry/common/status.h"
+#include "agentry/domain/tenancy.h"
+
+namespace agentry {
+
+class Histogram;
+
+// Keyset pagination: items ordered by id ascending, starting after `after_id`.
+struct PageRequest {
+  std::optional<std::string> after_id;  // exclusive lower bound
+  size_t limit = 50;                    // 1–200
+};
+
+template <class T>
+struct Page {
+  std::vector<T> items;
+  bool has_more = false;  // another page follows the last item
+};
+
+class OrganizationStore {
+ public:
+  virtual ~OrganizationStore() = default;
+
+  // Creates `org` and its first key in one transaction if, and only if, the
+  // store holds no organization at all. Returns whether it created them
+  // (false: some organization already existed; nothing written). Safe when
+  // several nodes start at once.
+  virtual Result<bool> Bootstrap(const Organization& org,
+                                 const ApiKey& admin_key) = 0;
+
+  // Creates `org` and its first key in one transaction.
+  // kConflict (field "name") when the name is taken.
+  virtual Status Create(const Organization& org, const ApiKey& admin_key) = 0;
+
+  // kNotFound when absent.
+  virtual Result<Organization> Get(std::string_view id) = 0;
+};
+
+class ApiKeyStore {
+ public:
+  virtual ~ApiKeyStore() = default;
+
+  // kConflict when the id or the hash already exists.
+  virtual Status Create(const ApiKey& key) = 0;
+
+  // Every key of every organization that is not revoked (expired ones
+  // included): what the in-memory authentication index is built from.
+  virtual Result<std::vector<ApiKey>> ListActive() = 0;
+
+  // The organization's keys that are not revoked, by id ascending.
+  virtual Result<Page<ApiKey>> List(std::string_view organization_id,
+                                    const PageRequest& page) = 0;
+
+  // One key of the organization, revoked or not. kNotFound when absent or
+  // owned by another organization.
+  virtual Result<ApiKey> Get(std::string_view organization_id,
+                             std::string_view id) = 0;
+
+  // Marks the key revoked at `at_ms`. kNotFound when absent, already
+  // revoked, or owned by another organization.
+  virtual Status Revoke(std::string_view organization_id, std::string_view id,
+                        int64_t at_ms) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual OrganizationStore& organizations() = 0;
+  virtual ApiKeyStore& api_keys() = 0;
+
+  // Ok when the database answers a trivial query.
+  virtual Status Ping() = 0;
+
+  // "sqlite" or "postgres".
+  virtual std::string_view backend() const = 0;
+};
+
+struct StoreOptions {
+  // Receives the number of writes committed by each transaction (group
+  // commit batch size). May be null.
+  Histogram* commit_batch_sizes = nullptr;
+  // Read-only connections kept open (SQLite) for concurrent readers.
+  size_t read_connections = 4;
+  // Most writes folded into one transaction.
+  size_t max_batch = 256;
+};
+
+// Opens (creating if needed) and migrates the store named by `url`:
+// "sqlite://PATH" (relative or absolute; parent directories are created).
+// kInvalidRequest for an unknown scheme or empty path; kUnavailable when the
+// database cannot be opened or migrated.
+Result<std::unique_ptr<Store>> OpenStore(std::string_view url,
+                                         const StoreOptions& options = {});
+
+}  // namespace agentry
