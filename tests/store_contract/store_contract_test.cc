@@ -1,89 +1,35 @@
-// The store contract (src/agentry/store/store.h), one typed suite run against
-// every backend. A backend joins by adding one fixture struct to Backends.
-//
-// A backend fixture struct provides:
-//   - a default constructor that prepares a fresh, empty, private database
-//     (and a destructor that removes it);
-//   - `std::string url() const`: the URL OpenStore opens it with (the same
-//     URL every time, so a test can close and reopen the store);
-//   - `static constexpr std::string_view kName`: Store::backend().
+// The store contract (src/agentry/store/store.h) for organizations and API
+// keys, one typed suite run against every backend (backends.h; agents are in
+// agent_store_contract_test.cc).
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
-#include <filesystem>
 #include <latch>
 #include <memory>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "agentry/common/crypto.h"
 #include "agentry/common/ids.h"
-#include "agentry/common/metrics.h"
 #include "agentry/store/migration.h"
 #include "agentry/store/sqlite/sqlite_db.h"
 #include "agentry/store/store.h"
+#include "backends.h"
 
 namespace agentry {
 namespace {
 
-// ---- backends ----
-
-// A SQLite database in a fresh temporary directory, below two directories
-// that do not exist yet (OpenStore must create them).
-struct SqliteBackend {
-  static constexpr std::string_view kName = "sqlite";
-
-  SqliteBackend() {
-    char tmpl[] = "/tmp/agentry-store-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir = made;
-  }
-  ~SqliteBackend() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  SqliteBackend(const SqliteBackend&) = delete;
-  SqliteBackend& operator=(const SqliteBackend&) = delete;
-
-  std::string path() const { return dir + "/nested/data/agentry.db"; }
-  std::string url() const { return "sqlite://" + path(); }
-
-  std::string dir;
-};
-
-using Backends = ::testing::Types<SqliteBackend>;
+using store_contract::Backends;
+using store_contract::kT0;
+using store_contract::MakeKey;
+using store_contract::MakeOrg;
+using store_contract::SqliteBackend;
+using store_contract::StoreTest;
 
 // ---- helpers ----
-
-constexpr int64_t kT0 = 1763840000123;  // 2025-11-22T19:33:20.123Z
-
-Organization MakeOrg(const std::string& name) {
-  Organization org;
-  org.created_at_ms = kT0;
-  org.id = NewUuidV7(org.created_at_ms);
-  org.name = name;
-  return org;
-}
-
-ApiKey MakeKey(const std::string& organization_id, const std::string& name) {
-  ApiKey k;
-  k.created_at_ms = kT0 + 1;
-  k.id = NewUuidV7(k.created_at_ms);
-  k.organization_id = organization_id;
-  k.name = name;
-  const std::string secret = "agk_" + RandomAlnum(40);
-  k.prefix = secret.substr(0, kKeyPrefixLength);
-  k.hash_hex = HashSecretHex(secret);
-  k.scopes = {"agents:read", "keys:write"};
-  return k;
-}
 
 void ExpectSameKey(const ApiKey& want, const ApiKey& got) {
   EXPECT_EQ(want.id, got.id);
@@ -118,45 +64,7 @@ bool Has(const std::vector<ApiKey>& keys, const std::string& id) {
 // ---- fixture ----
 
 template <class Backend>
-class StoreContractTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(InitCrypto());
-    Open();
-  }
-
-  void Open() {
-    StoreOptions options;
-    options.commit_batch_sizes = &batch_sizes_;
-    Result<std::unique_ptr<Store>> store = OpenStore(backend_.url(), options);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-  }
-
-  // Closes the store (draining its writes) and opens the same database.
-  void Reopen() {
-    store_.reset();
-    Open();
-  }
-
-  Store& store() { return *store_; }
-  OrganizationStore& orgs() { return store_->organizations(); }
-  ApiKeyStore& keys() { return store_->api_keys(); }
-
-  // Creates an organization with its admin key; returns both.
-  std::pair<Organization, ApiKey> CreateOrg(const std::string& name) {
-    Organization org = MakeOrg(name);
-    ApiKey admin = MakeKey(org.id, name + " admin");
-    admin.scopes = {"*"};
-    const Status st = orgs().Create(org, admin);
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return {org, admin};
-  }
-
-  Backend backend_;  // outlives the store
-  Histogram batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256}};
-  std::unique_ptr<Store> store_;
-};
+class StoreContractTest : public StoreTest<Backend> {};
 
 TYPED_TEST_SUITE(StoreContractTest, Backends);
 

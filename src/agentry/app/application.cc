@@ -12,6 +12,7 @@
 #include "agentry/http/ops.h"
 #include "agentry/http/router.h"
 #include "agentry/http/server.h"
+#include "agentry/service/agent_service.h"
 #include "agentry/service/auth_service.h"
 #include "agentry/service/tenancy_service.h"
 #include "agentry/store/store.h"
@@ -24,6 +25,7 @@ struct Application::Parts {
   std::unique_ptr<Store> store;
   std::unique_ptr<AuthService> auth;
   std::unique_ptr<TenancyService> tenancy;
+  std::unique_ptr<AgentService> agents;
   http::Router router;
   std::unique_ptr<http::Server> server;
 };
@@ -53,6 +55,7 @@ Status Application::Start() {
 
   p.auth = std::make_unique<AuthService>(*p.store, p.clock);
   p.tenancy = std::make_unique<TenancyService>(*p.store, *p.auth, p.clock);
+  p.agents = std::make_unique<AgentService>(*p.store, *p.auth, p.clock);
   AGENTRY_ASSIGN_OR_RETURN(BootstrapOutcome boot,
                            p.tenancy->Bootstrap(secrets_.bootstrap_admin_key));
   if (boot.created) {
@@ -79,6 +82,7 @@ Status Application::Start() {
                               }});
   http::RegisterOrganizationRoutes(p.router, *p.tenancy);
   http::RegisterApiKeyRoutes(p.router, *p.tenancy);
+  http::RegisterAgentRoutes(p.router, *p.agents);
 
   http::ServerOptions so;
   so.host = host;
@@ -100,6 +104,7 @@ Status Application::Start() {
                           {"port", static_cast<int>(p.server->port())},
                           {"io_threads", so.io_threads},
                           {"workers", so.worker_threads}});
+  log::Flush();  // whoever waits for this line should not wait a second
   return Status::Ok();
 }
 

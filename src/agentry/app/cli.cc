@@ -117,6 +117,7 @@ int RunCli(int argc, char** argv) {
     return 1;
   }
   application.Run();
+  log::Shutdown();
   return 0;
 }
 

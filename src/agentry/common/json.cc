@@ -453,7 +453,134 @@ size_t Utf8Length(std::string_view s) {
   return n;
 }
 
-std::string Serialize(const bj::value& v) { return bj::serialize(v); }
+namespace {
+
+void AppendString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;  // start of the pending run of bytes that need no escape
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    out.push_back('\\');
+    switch (c) {
+      case '"':
+        out.push_back('"');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case '\n':
+        out.push_back('n');
+        break;
+      case '\r':
+        out.push_back('r');
+        break;
+      case '\t':
+        out.push_back('t');
+        break;
+      case '\b':
+        out.push_back('b');
+        break;
+      case '\f':
+        out.push_back('f');
+        break;
+      default:
+        out += "u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xf]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+void AppendValue(std::string& out, const bj::value& v) {
+  char buf[32];
+  switch (v.kind()) {
+    case bj::kind::null:
+      out += "null";
+      return;
+    case bj::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case bj::kind::int64: {
+      auto r = std::to_chars(buf, buf + sizeof(buf), v.get_int64());
+      out.append(buf, r.ptr);
+      return;
+    }
+    case bj::kind::uint64: {
+      auto r = std::to_chars(buf, buf + sizeof(buf), v.get_uint64());
+      out.append(buf, r.ptr);
+      return;
+    }
+    case bj::kind::double_: {
+      const double d = v.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";  // JSON has no infinities; ParseStrict refuses them
+        return;
+      }
+      // Shortest round-trip form: 0.1 stays "0.1" (Boost writes "1E-1").
+      auto r = std::to_chars(buf, buf + sizeof(buf), d);
+      out.append(buf, r.ptr);
+      return;
+    }
+    case bj::kind::string:
+      AppendString(out, v.get_string());
+      return;
+    case bj::kind::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const bj::value& e : v.get_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendValue(out, e);
+      }
+      out.push_back(']');
+      return;
+    }
+    case bj::kind::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& m : v.get_object()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendString(out, m.key());
+        out.push_back(':');
+        AppendValue(out, m.value());
+      }
+      out.push_back('}');
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+std::string Serialize(const bj::value& v) {
+  std::string out;
+  out.reserve(256);
+  AppendValue(out, v);
+  return out;
+}
+
+std::string Serialize(const bj::object& o) {
+  std::string out;
+  out.reserve(256);
+  out.push_back('{');
+  bool first = true;
+  for (const auto& m : o) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendString(out, m.key());
+    out.push_back(':');
+    AppendValue(out, m.value());
+  }
+  out.push_back('}');
+  return out;
+}
 
 std::string Join(std::string_view base, std::string_view name) {
   if (base.empty()) return std::string(name);

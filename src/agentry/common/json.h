@@ -42,8 +42,11 @@ std::string_view TypeName(const boost::json::value& v);
 // Number of Unicode code points in valid UTF-8 `s`.
 size_t Utf8Length(std::string_view s);
 
-// Serialises compactly.
+// Serialises compactly, with doubles in their shortest round-trip form
+// ("0.1", where Boost.JSON 1.81 writes "1E-1"). Every answer goes through
+// this. Non-finite doubles (never produced by ParseStrict) become null.
 std::string Serialize(const boost::json::value& v);
+std::string Serialize(const boost::json::object& o);
 
 // Path helpers: Join("model", "name") == "model.name";
 // Index("input_fields", 2) == "input_fields[2]". An empty base gives the

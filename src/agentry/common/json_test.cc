@@ -782,3 +782,45 @@ TEST(ObjectReaderTest, EmptyObjectFinishes) {
 
 }  // namespace
 }  // namespace agentry::json
+
+namespace agentry::json {
+namespace {
+
+TEST(SerializeTest, DoublesInShortestForm) {
+  EXPECT_EQ(Serialize(boost::json::value(0.1)), "0.1");
+  EXPECT_EQ(Serialize(boost::json::value(1500.5)), "1500.5");
+  EXPECT_EQ(Serialize(boost::json::value(-2.25)), "-2.25");
+  EXPECT_EQ(Serialize(boost::json::value(1e300)), "1e+300");
+  EXPECT_EQ(
+      Serialize(boost::json::value(std::numeric_limits<double>::infinity())),
+      "null");
+}
+
+TEST(SerializeTest, EscapesStringsLikeJson) {
+  boost::json::object o;
+  o["q\"k"] = "a\\b\n\t\x01\u00e9\U0001F916";
+  EXPECT_EQ(Serialize(o),
+            "{\"q\\\"k\":\"a\\\\b\\n\\t\\u0001\u00e9\U0001F916\"}");
+}
+
+TEST(SerializeTest, RoundTripsThroughTheStrictParser) {
+  const char* docs[] = {
+      R"({"a":[1,-2,3.5,true,false,null,"x"],"b":{"c":{}},"d":[]})",
+      R"([18446744073709551615,-9223372036854775808,0.000123])",
+      R"("plain")",
+  };
+  for (const char* text : docs) {
+    auto v = ParseStrict(text);
+    ASSERT_TRUE(v.ok()) << text;
+    auto again = ParseStrict(Serialize(*v));
+    ASSERT_TRUE(again.ok()) << Serialize(*v);
+    EXPECT_EQ(*again, *v) << text;
+  }
+  auto v = ParseStrict(R"({"a":[1,2],"b":"x"})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(Serialize(*v), R"({"a":[1,2],"b":"x"})");
+  EXPECT_EQ(Serialize(v->get_object()), R"({"a":[1,2],"b":"x"})");
+}
+
+}  // namespace
+}  // namespace agentry::json

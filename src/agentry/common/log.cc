@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "agentry/common/clock.h"
@@ -17,14 +19,32 @@ std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 
 spdlog::logger& Logger() {
   static std::shared_ptr<spdlog::logger> logger = [] {
+    // Lines are buffered and flushed every second, and at once for warnings
+    // and errors: an access-log line must not cost a system call.
+    std::setvbuf(stdout, nullptr, _IOFBF, 1 << 16);
     auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
     auto l = std::make_shared<spdlog::logger>("agentry", sink);
     l->set_pattern("%v");
     l->set_level(spdlog::level::trace);
-    l->flush_on(spdlog::level::trace);
+    l->flush_on(spdlog::level::warn);
+    spdlog::register_logger(l);
+    spdlog::flush_every(std::chrono::seconds(1));
     return l;
   }();
   return *logger;
+}
+
+spdlog::level::level_enum SpdLevel(Level level) {
+  switch (level) {
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    default:
+      return spdlog::level::err;
+  }
 }
 
 constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error",
@@ -134,9 +154,14 @@ void Write(Level level, std::string_view msg,
     }
   }
   line.push_back('}');
-  Logger().log(spdlog::level::info, line);
+  Logger().log(SpdLevel(level), line);
 }
 
 void Flush() { Logger().flush(); }
+
+void Shutdown() {
+  Logger().flush();
+  spdlog::shutdown();
+}
 
 }  // namespace agentry::log

@@ -1,5 +1,7 @@
 // Structured logging: one JSON object a line on standard output
-// ({"ts":…,"level":…,"msg":…, fields…}), written through spdlog.
+// ({"ts":…,"level":…,"msg":…, fields…}), written through spdlog. Lines are
+// buffered and flushed every second, at once for warnings and errors, and by
+// Flush().
 //
 // Never pass a key, credential, cookie value or other secret as a field.
 // Thread-safe after Init(); before Init() messages go to a default logger at
@@ -62,7 +64,10 @@ inline void Error(std::string_view msg, std::initializer_list<Field> f = {}) {
 // escaping quotes, backslashes, control characters and invalid UTF-8 bytes.
 void AppendJsonEscaped(std::string& out, std::string_view s);
 
-// Flushes buffered lines (at shutdown).
+// Flushes buffered lines.
 void Flush();
+
+// Flushes and stops the background flusher (once, before exit).
+void Shutdown();
 
 }  // namespace agentry::log

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "agentry/common/crypto.h"
+#include "agentry/common/ids.h"
 #include "agentry/common/json.h"
 
 namespace agentry::http {
@@ -41,7 +42,7 @@ std::string_view Request::Param(std::string_view name) const {
 }
 
 Response JsonResponse(int status, const boost::json::value& body) {
-  return JsonResponse(status, boost::json::serialize(body));
+  return JsonResponse(status, json::Serialize(body));
 }
 
 Response JsonResponse(int status, std::string serialized) {
@@ -97,7 +98,7 @@ Result<boost::json::object> ParseJsonBody(const Request& req,
   return json::ParseStrictObject(req.body);
 }
 
-Result<PageParams> ParsePageParams(const Request& req) {
+Result<PageParams> ParsePageParams(const Request& req, CursorKind kind) {
   PageParams p;
   if (auto limit = req.Query("limit")) {
     int64_t v = 0;
@@ -118,6 +119,17 @@ Result<PageParams> ParsePageParams(const Request& req) {
                                     "cursor");
     }
     p.after = decoded->substr(kCursorMagic.size());
+    const std::string& a = *p.after;
+    const bool shaped =
+        kind == CursorKind::kUuid
+            ? IsUuid(a)
+            : (a.size() <= 9 &&
+               a.find_first_not_of("0123456789") == std::string::npos &&
+               a.front() != '0');
+    if (!shaped) {
+      return Status::InvalidRequest("cursor is not one this server issued",
+                                    "cursor");
+    }
   }
   return p;
 }

@@ -105,7 +105,11 @@ struct PageParams {
   size_t limit = 50;
   std::optional<std::string> after;  // decoded cursor
 };
-Result<PageParams> ParsePageParams(const Request& req);
+// What a list's cursor carries: the last id (a UUID) or a number (versions).
+// A cursor that does not decode to one is refused (400, field "cursor").
+enum class CursorKind { kUuid, kNumber };
+Result<PageParams> ParsePageParams(const Request& req,
+                                   CursorKind kind = CursorKind::kUuid);
 std::string EncodeCursor(std::string_view last_id);
 
 }  // namespace agentry::http

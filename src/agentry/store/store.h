@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "agentry/common/status.h"
+#include "agentry/domain/agent.h"
 #include "agentry/domain/tenancy.h"
 
 namespace agentry {
@@ -82,12 +83,103 @@ class ApiKeyStore {
                         int64_t at_ms) = 0;
 };
 
+struct AgentListFilter {
+  // Case-insensitive substring of the current name; empty: no filter.
+  std::string name_contains;
+  // Current `enabled` must equal this; nullopt: no filter.
+  std::optional<bool> enabled;
+  // Only these agent ids (a key limited by agent_ids); nullopt: all.
+  std::optional<std::vector<std::string>> only_ids;
+};
+
+// Summary of a published version, for listing.
+struct AgentVersionSummary {
+  int version = 0;
+  std::string note;
+  int64_t published_at_ms = 0;
+  std::string published_by;
+};
+
+// Agents and their immutable versions. Every mutation takes
+// `expected_revision`: when set and different from the stored revision the
+// call fails with kPreconditionFailed and changes nothing (If-Match, and
+// read-modify-write without lost updates). Mutations return the new head.
+// Lookups take `id_or_key`: a UUID is matched against ids, anything else
+// against keys. Another organization's agents are kNotFound everywhere.
+class AgentStore {
+ public:
+  virtual ~AgentStore() = default;
+
+  // Inserts a new head (revision, draft_revision 1; never published). When
+  // `grant_to_key_id` is set, the new agent's id is appended to that key's
+  // agent_ids in the same transaction (an agent created by a key limited to
+  // some agents is granted to it). kConflict (field "key") when the key is
+  // taken in the organization.
+  virtual Status Create(const AgentRecord& agent,
+                        const std::optional<std::string>& grant_to_key_id) = 0;
+
+  // kNotFound when absent.
+  virtual Result<AgentRecord> Get(std::string_view organization_id,
+                                  std::string_view id_or_key) = 0;
+
+  // The organization's agents matching `filter`, by id ascending.
+  virtual Result<Page<AgentRecord>> List(std::string_view organization_id,
+                                         const AgentListFilter& filter,
+                                         const PageRequest& page) = 0;
+
+  // Replaces the draft: revision and draft_revision grow by one;
+  // current_name/current_enabled are replaced by the given values. Every
+  // mutation below sets updated_at = at_ms.
+  virtual Result<AgentRecord> UpdateDraft(
+      std::string_view organization_id, std::string_view agent_id,
+      std::optional<int64_t> expected_revision,
+      const boost::json::object& draft, const std::string& current_name,
+      bool current_enabled, int64_t at_ms) = 0;
+
+  // Publishes the current draft as version latest_version + 1 and makes it
+  // active (published_draft_revision = draft_revision, revision + 1,
+  // current_* from the draft). `config` is what to store as the version
+  // (the draft with references pinned). Returns the version.
+  virtual Result<AgentVersion> Publish(std::string_view organization_id,
+                                       std::string_view agent_id,
+                                       std::optional<int64_t> expected_revision,
+                                       const boost::json::object& config,
+                                       const std::string& note,
+                                       const std::string& published_by,
+                                       int64_t at_ms) = 0;
+
+  // Makes `version` the active one (revision + 1, current_* from it).
+  // kNotFound when the version does not exist.
+  virtual Result<AgentRecord> Activate(std::string_view organization_id,
+                                       std::string_view agent_id, int version,
+                                       std::optional<int64_t> expected_revision,
+                                       const std::string& activated_by,
+                                       int64_t at_ms) = 0;
+
+  // Deletes the agent and all its versions.
+  virtual Status Delete(std::string_view organization_id,
+                        std::string_view agent_id,
+                        std::optional<int64_t> expected_revision) = 0;
+
+  // kNotFound when the agent or the version does not exist.
+  virtual Result<AgentVersion> GetVersion(std::string_view organization_id,
+                                          std::string_view agent_id,
+                                          int version) = 0;
+
+  // Versions newest first, starting below `before_version` (nullopt: from
+  // the newest); at most `limit` (1–200).
+  virtual Result<Page<AgentVersionSummary>> ListVersions(
+      std::string_view organization_id, std::string_view agent_id,
+      std::optional<int> before_version, size_t limit) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
 
   virtual OrganizationStore& organizations() = 0;
   virtual ApiKeyStore& api_keys() = 0;
+  virtual AgentStore& agents() = 0;
 
   // Ok when the database answers a trivial query.
   virtual Status Ping() = 0;

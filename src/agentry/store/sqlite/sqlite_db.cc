@@ -5,6 +5,8 @@
 #include <cctype>
 #include <utility>
 
+#include "agentry/common/text.h"
+
 namespace agentry {
 
 Status SqliteStatus(int rc, std::string_view context, std::string_view detail) {
@@ -162,6 +164,24 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  // agentry_fold(text): Unicode lower case (FoldCase), for case-insensitive
+  // name filters beyond ASCII (SQLite's lower() folds ASCII only).
+  sqlite3_create_function_v2(
+      db, "agentry_fold", 1,
+      SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+      [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+        const unsigned char* text = sqlite3_value_text(argv[0]);
+        if (text == nullptr) {
+          sqlite3_result_null(ctx);
+          return;
+        }
+        std::string folded = FoldCase(std::string_view(
+            reinterpret_cast<const char*>(text),
+            static_cast<size_t>(sqlite3_value_bytes(argv[0]))));
+        sqlite3_result_text(ctx, folded.data(), static_cast<int>(folded.size()),
+                            SQLITE_TRANSIENT);
+      },
+      nullptr, nullptr, nullptr);
   return std::unique_ptr<SqliteConnection>(new SqliteConnection(db, path));
 }
 

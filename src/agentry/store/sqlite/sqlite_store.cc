@@ -1,70 +1,17 @@
 #include "agentry/store/sqlite/sqlite_store.h"
 
-#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "agentry/store/migration.h"
 #include "agentry/store/sqlite/group_commit.h"
+#include "agentry/store/sqlite/sqlite_agent_store.h"
 #include "agentry/store/sqlite/sqlite_db.h"
 
 namespace agentry {
-
-// ---- read pool ----
-
-// A fixed set of read-only connections. With() borrows one (waiting while
-// all are busy), runs `fn` on it and gives it back. Thread-safe.
-class SqliteReadPool {
- public:
-  static Result<std::unique_ptr<SqliteReadPool>> Open(const std::string& path,
-                                                      size_t n) {
-    auto pool = std::unique_ptr<SqliteReadPool>(new SqliteReadPool());
-    SqliteOpenOptions options;
-    options.read_only = true;
-    for (size_t i = 0; i < std::max<size_t>(1, n); ++i) {
-      AGENTRY_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> conn,
-                               SqliteConnection::Open(path, options));
-      pool->idle_.push_back(std::move(conn));
-    }
-    return pool;
-  }
-
-  template <class Fn>
-  auto With(Fn&& fn) {
-    Lease lease(*this);
-    return fn(*lease.conn);
-  }
-
- private:
-  SqliteReadPool() = default;
-
-  struct Lease {
-    explicit Lease(SqliteReadPool& pool) : pool(pool) {
-      std::unique_lock<std::mutex> lock(pool.mu_);
-      pool.cv_.wait(lock, [&] { return !pool.idle_.empty(); });
-      conn = std::move(pool.idle_.back());
-      pool.idle_.pop_back();
-    }
-    ~Lease() {
-      {
-        std::lock_guard<std::mutex> lock(pool.mu_);
-        pool.idle_.push_back(std::move(conn));
-      }
-      pool.cv_.notify_one();
-    }
-    SqliteReadPool& pool;
-    std::unique_ptr<SqliteConnection> conn;
-  };
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<SqliteConnection>> idle_;  // GUARDED_BY(mu_)
-};
 
 namespace {
 
@@ -468,6 +415,7 @@ SqliteStore::~SqliteStore() {
   // last so that it checkpoints the WAL into the database file.
   organizations_.reset();
   api_keys_.reset();
+  agents_.reset();
   if (writer_) writer_->Shutdown();
   readers_.reset();
   writer_.reset();
@@ -515,12 +463,16 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
       *store->writer_, *store->readers_);
   store->api_keys_ =
       std::make_unique<SqliteApiKeyStore>(*store->writer_, *store->readers_);
+  store->agents_ =
+      std::make_unique<SqliteAgentStore>(*store->writer_, *store->readers_);
   return store;
 }
 
 OrganizationStore& SqliteStore::organizations() { return *organizations_; }
 
 ApiKeyStore& SqliteStore::api_keys() { return *api_keys_; }
+
+AgentStore& SqliteStore::agents() { return *agents_; }
 
 Status SqliteStore::Ping() {
   return readers_->With([](SqliteConnection& c) -> Status {

@@ -12,19 +12,76 @@
 // flight then.
 #pragma once
 
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "agentry/common/status.h"
+#include "agentry/store/sqlite/sqlite_db.h"
 #include "agentry/store/store.h"
 
 namespace agentry {
 
 class GroupCommitWriter;
-class SqliteReadPool;
 class SqliteOrganizationStore;
 class SqliteApiKeyStore;
+class SqliteAgentStore;
+
+// A fixed set of read-only connections, shared by the aggregate stores of
+// one SqliteStore. With() borrows one (waiting while all are busy), runs
+// `fn` on it and gives it back. Thread-safe.
+class SqliteReadPool {
+ public:
+  static Result<std::unique_ptr<SqliteReadPool>> Open(const std::string& path,
+                                                      size_t n) {
+    auto pool = std::unique_ptr<SqliteReadPool>(new SqliteReadPool());
+    SqliteOpenOptions options;
+    options.read_only = true;
+    for (size_t i = 0; i < std::max<size_t>(1, n); ++i) {
+      AGENTRY_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> conn,
+                               SqliteConnection::Open(path, options));
+      pool->idle_.push_back(std::move(conn));
+    }
+    return pool;
+  }
+
+  template <class Fn>
+  auto With(Fn&& fn) {
+    Lease lease(*this);
+    return fn(*lease.conn);
+  }
+
+ private:
+  SqliteReadPool() = default;
+
+  struct Lease {
+    explicit Lease(SqliteReadPool& pool) : pool(pool) {
+      std::unique_lock<std::mutex> lock(pool.mu_);
+      pool.cv_.wait(lock, [&] { return !pool.idle_.empty(); });
+      conn = std::move(pool.idle_.back());
+      pool.idle_.pop_back();
+    }
+    ~Lease() {
+      {
+        std::lock_guard<std::mutex> lock(pool.mu_);
+        pool.idle_.push_back(std::move(conn));
+      }
+      pool.cv_.notify_one();
+    }
+    SqliteReadPool& pool;
+    std::unique_ptr<SqliteConnection> conn;
+  };
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<SqliteConnection>> idle_;  // GUARDED_BY(mu_)
+};
 
 class SqliteStore final : public Store {
  public:
@@ -40,6 +97,7 @@ class SqliteStore final : public Store {
 
   OrganizationStore& organizations() override;
   ApiKeyStore& api_keys() override;
+  AgentStore& agents() override;
   Status Ping() override;
   std::string_view backend() const override { return "sqlite"; }
 
@@ -52,6 +110,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<GroupCommitWriter> writer_;
   std::unique_ptr<SqliteOrganizationStore> organizations_;
   std::unique_ptr<SqliteApiKeyStore> api_keys_;
+  std::unique_ptr<SqliteAgentStore> agents_;
 };
 
 }  // namespace agentry

@@ -1,0 +1,154 @@
+// Agents: drafts, immutable versions, rollback, diff, and the hot read path
+// (DESIGN §5 "Agents").
+//
+// The hot path: every agent an execution reads is kept in memory with its
+// native JSON answers serialised once per change (current view and draft
+// view) and their strong ETags, so a GET is a hash lookup and a shared
+// buffer. Every write goes to the store first; once it is durable the
+// service installs the new state in the cache before returning, so the
+// writing request never answers before the cache is current. A stale loader
+// can never overwrite a newer entry (entries carry the agent's revision;
+// deletions leave tombstones).
+//
+// Every method except Peek blocks on the store: call it from a worker, not
+// an I/O thread. Peek is in-memory. All methods are thread-safe.
+//
+// Access: another organization's agent is kNotFound; an agent outside the
+// key's grants (agent_ids) is kForbidden. Scopes are checked by the caller's
+// route (agents:read / agents:write / agents:publish).
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "agentry/common/clock.h"
+#include "agentry/common/status.h"
+#include "agentry/domain/agent.h"
+#include "agentry/service/principal.h"
+#include "agentry/store/store.h"
+
+namespace agentry {
+
+class AuthService;
+
+// One serialised answer and its strong ETag (quoted, e.g. "\"5f3a…\"").
+struct AgentView {
+  std::shared_ptr<const std::string> body;
+  std::string etag;
+};
+
+// What the cache keeps of one agent.
+struct CachedAgent {
+  AgentRecord head;
+  // The active version (nullopt when never published).
+  std::optional<AgentVersion> active;
+  AgentView current;     // the active version, else the draft
+  AgentView draft;       // the draft
+  bool deleted = false;  // tombstone: answers kNotFound
+};
+
+// A side of a diff: the draft, or version n.
+struct AgentRef {
+  bool draft = true;
+  int version = 0;
+};
+
+class AgentService {
+ public:
+  // All references must outlive the service.
+  AgentService(Store& store, AuthService& auth, const Clock& clock);
+
+  // In-memory only. nullopt: not cached (call Get from a worker). Otherwise
+  // the cached agent, or kNotFound / kForbidden.
+  std::optional<Result<std::shared_ptr<const CachedAgent>>> Peek(
+      const Principal& caller, std::string_view id_or_key) const;
+
+  // The agent, from the cache or loaded into it.
+  Result<std::shared_ptr<const CachedAgent>> Get(const Principal& caller,
+                                                 std::string_view id_or_key);
+
+  // The answer for version `n` (n ≥ 1). kNotFound when it does not exist.
+  Result<AgentView> GetVersionView(const Principal& caller,
+                                   std::string_view id_or_key, int n);
+
+  // Creates an agent from a create body: configuration members plus an
+  // optional `key`. kInvalidRequest naming the field; kConflict (field
+  // "key") for a taken key.
+  Result<std::shared_ptr<const CachedAgent>> Create(
+      const Principal& caller, const boost::json::object& body);
+
+  // Applies a JSON Merge Patch to the draft. `if_match` is the raw If-Match
+  // header ("" when absent): kPreconditionFailed when it names no current
+  // ETag of this agent.
+  Result<std::shared_ptr<const CachedAgent>> Patch(
+      const Principal& caller, std::string_view id_or_key,
+      const boost::json::object& patch, std::string_view if_match);
+
+  Status Delete(const Principal& caller, std::string_view id_or_key,
+                std::string_view if_match);
+
+  // Publishes the draft as the next version and makes it active. Returns the
+  // new version's answer.
+  Result<AgentView> Publish(const Principal& caller, std::string_view id_or_key,
+                            const std::string& note, std::string_view if_match);
+
+  // Makes version n the active one. Returns its answer.
+  Result<AgentView> Activate(const Principal& caller,
+                             std::string_view id_or_key, int n,
+                             std::string_view if_match);
+
+  Result<Page<AgentVersionSummary>> ListVersions(
+      const Principal& caller, std::string_view id_or_key,
+      std::optional<int> before_version, size_t limit);
+
+  // RFC 6902 patch from configuration `from` to configuration `to`.
+  Result<boost::json::array> Diff(const Principal& caller,
+                                  std::string_view id_or_key, AgentRef from,
+                                  AgentRef to);
+
+  // The organization's agents visible to the caller (grants applied), each
+  // with its current view.
+  Result<Page<std::shared_ptr<const CachedAgent>>> List(
+      const Principal& caller, AgentListFilter filter, const PageRequest& page);
+
+  // True when `if_match` (an If-Match header value) names a current ETag of
+  // `agent`, or is "*". An empty header matches.
+  static bool IfMatchHolds(std::string_view if_match, const AgentRecord& agent);
+
+ private:
+  Result<AgentRecord> LoadHead(const Principal& caller,
+                               std::string_view id_or_key);
+  Result<std::shared_ptr<const CachedAgent>> Build(AgentRecord head,
+                                                   const CachedAgent* previous);
+  // Installs unless a newer (or deleted) entry is cached. Returns what is
+  // cached afterwards for this agent.
+  std::shared_ptr<const CachedAgent> Install(
+      std::shared_ptr<const CachedAgent> entry);
+  std::shared_ptr<const CachedAgent> Find(std::string_view organization_id,
+                                          std::string_view id_or_key) const;
+  Status CheckGrant(const Principal& caller, const AgentRecord& head) const;
+
+  Store& store_;
+  AuthService& auth_;
+  const Clock& clock_;
+
+  mutable std::shared_mutex mu_;
+  // agent id → entry. GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::shared_ptr<const CachedAgent>> by_id_;
+  // organization id + '\n' + key → agent id. GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::string> id_by_key_;
+};
+
+// The native answer of `head` showing `config` (the draft when `version` is
+// null, else that version).
+std::string SerializeAgentView(const AgentRecord& head,
+                               const boost::json::object& config,
+                               const AgentVersion* version);
+
+}  // namespace agentry

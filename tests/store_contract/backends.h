@@ -1,0 +1,133 @@
+// The backends the store contract suites run against, and what those suites
+// share: a typed fixture that opens the store, and value helpers. Every
+// contract suite is a TYPED_TEST_SUITE over `Backends`, so a backend joins
+// every suite by adding one fixture struct to that list.
+//
+// A backend fixture struct provides:
+//   - a default constructor that prepares a fresh, empty, private database
+//     (and a destructor that removes it);
+//   - `std::string url() const`: the URL OpenStore opens it with (the same
+//     URL every time, so a test can close and reopen the store);
+//   - `static constexpr std::string_view kName`: Store::backend().
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "agentry/common/crypto.h"
+#include "agentry/common/ids.h"
+#include "agentry/common/metrics.h"
+#include "agentry/domain/tenancy.h"
+#include "agentry/store/store.h"
+
+namespace agentry::store_contract {
+
+// ---- backends ----
+
+// A SQLite database in a fresh temporary directory, below two directories
+// that do not exist yet (OpenStore must create them).
+struct SqliteBackend {
+  static constexpr std::string_view kName = "sqlite";
+
+  SqliteBackend() {
+    char tmpl[] = "/tmp/agentry-store-XXXXXX";
+    const char* made = mkdtemp(tmpl);
+    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir = made;
+  }
+  ~SqliteBackend() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  SqliteBackend(const SqliteBackend&) = delete;
+  SqliteBackend& operator=(const SqliteBackend&) = delete;
+
+  std::string path() const { return dir + "/nested/data/agentry.db"; }
+  std::string url() const { return "sqlite://" + path(); }
+
+  std::string dir;
+};
+
+using Backends = ::testing::Types<SqliteBackend>;
+
+// ---- helpers ----
+
+inline constexpr int64_t kT0 = 1763840000123;  // 2025-11-22T19:33:20.123Z
+
+inline Organization MakeOrg(const std::string& name) {
+  Organization org;
+  org.created_at_ms = kT0;
+  org.id = NewUuidV7(org.created_at_ms);
+  org.name = name;
+  return org;
+}
+
+inline ApiKey MakeKey(const std::string& organization_id,
+                      const std::string& name) {
+  ApiKey k;
+  k.created_at_ms = kT0 + 1;
+  k.id = NewUuidV7(k.created_at_ms);
+  k.organization_id = organization_id;
+  k.name = name;
+  const std::string secret = "agk_" + RandomAlnum(40);
+  k.prefix = secret.substr(0, kKeyPrefixLength);
+  k.hash_hex = HashSecretHex(secret);
+  k.scopes = {"agents:read", "keys:write"};
+  return k;
+}
+
+// ---- fixture ----
+
+// Opens a store on a fresh database of `Backend` for each test.
+template <class Backend>
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(InitCrypto());
+    Open();
+  }
+
+  void Open() {
+    StoreOptions options;
+    options.commit_batch_sizes = &batch_sizes_;
+    Result<std::unique_ptr<Store>> store = OpenStore(backend_.url(), options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+
+  // Closes the store (draining its writes) and opens the same database.
+  void Reopen() {
+    store_.reset();
+    Open();
+  }
+
+  Store& store() { return *store_; }
+  OrganizationStore& orgs() { return store_->organizations(); }
+  ApiKeyStore& keys() { return store_->api_keys(); }
+  AgentStore& agents() { return store_->agents(); }
+
+  // Creates an organization with its admin key; returns both.
+  std::pair<Organization, ApiKey> CreateOrg(const std::string& name) {
+    Organization org = MakeOrg(name);
+    ApiKey admin = MakeKey(org.id, name + " admin");
+    admin.scopes = {"*"};
+    const Status st = orgs().Create(org, admin);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return {org, admin};
+  }
+
+  Backend backend_;  // outlives the store
+  Histogram batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256}};
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace agentry::store_contract
