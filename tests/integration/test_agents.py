@@ -6,6 +6,7 @@ Run: python3 tests/integration/test_agents.py --binary build/agentry
 """
 
 import copy
+import datetime
 import json
 import re
 import secrets
@@ -16,7 +17,7 @@ import unittest
 
 import agentry_harness as harness
 from test_foundation import (AgentryTestCase, TIMESTAMP_RE, UUID_RE, parse_rfc3339_ms,
-                             unique, uuid7)
+                             rfc3339_ms, unique, uuid7)
 
 AGENT_KEY_RE = re.compile(r"^agt_[0-9a-zA-Z_-]+$")
 
@@ -470,6 +471,32 @@ class AgentsTest(AgentsTestCase):
         agent = self.create_agent(cfg)
         self.assert_json_equal(config_of(agent), cfg)
 
+    def test_values_round_trip_exactly(self):
+        metadata = {"big": 9007199254740993, "neg": -5, "tenth": 0.1, "tiny": 1e-7,
+                    "large": 1.5e300, "zero": 0, "t": True, "f": False, "empty": "",
+                    "é/ü~": "ß", "quote": 'a"b\\c \u2028 </script>'}
+        # Control characters other than newline and tab are the server's to
+        # refuse; multi-line instructions must be kept as written.
+        text = 'line1\nline2\t"quoted" \\ back \U0001F916 </script> \u2028'
+        agent = self.create_agent({"name": "exact", "metadata": metadata,
+                                   "instructions": text,
+                                   "tools": {"available": [{"id": "tol_x",
+                                                            "argument_bindings": {
+                                                                "n": 12345678901234567,
+                                                                "nested": {"a": [1, None,
+                                                                                 {"b": "c"}]}}}]}})
+        for got in (agent, self.get_agent(agent["id"]).body):
+            self.assert_json_equal(got["metadata"], metadata)
+            self.assertIs(type(got["metadata"]["big"]), int)
+            self.assertEqual(got["instructions"], text)
+            self.assert_json_equal(got["tools"]["available"][0]["argument_bindings"],
+                                   {"n": 12345678901234567,
+                                    "nested": {"a": [1, None, {"b": "c"}]}})
+        resp = self.post_raw("/v1/agents", '{"name":"\\u00e9t\\u00e9 \\ud83e\\udd16"}',
+                             key=self.admin)
+        self.assertEqual(resp.status, 201, repr(resp))
+        self.assertEqual(resp.body["name"], "été 🤖")
+
     def test_input_field_defaults(self):
         agent = self.create_agent({
             "name": unique("fields"), "input_type": "STRUCTURED",
@@ -559,6 +586,15 @@ class AgentsTest(AgentsTestCase):
             ({"name": "x", "input_fields": [{"slug": "a", "type": "text", "colour": 1}]},
              "input_fields[0].colour"),
             ({"name": "x", "colour": "red"}, "colour"),
+            ({"name": "x", "model": {"name": "m", "colour": 1}}, "model.colour"),
+            ({"name": "x", "tools": {"mode": "native", "available": [], "x": 1}}, "tools.x"),
+            ({"name": "x", "actions": [{"action_id": "a", "x": 1}]}, "actions[0].x"),
+            ({"name": "x", "first_step": {"output_parser": {"type": "default", "x": 1}}},
+             "first_step.output_parser.x"),
+            ({"name": "x", "first_step": {"instructions": [
+                {"type": "inline", "name": "n", "template": "t", "x": 1}]}},
+             "first_step.instructions[0].x"),
+            ({"name": "x", "first_step": {"colour": 1}}, "first_step.colour"),
             ({"name": "x", "capabilities": {"teleport": True}}, "capabilities.teleport"),
             ({"name": "x", "capabilities": {"web_search": "yes"}},
              "capabilities.web_search"),
@@ -682,6 +718,14 @@ class AgentsTest(AgentsTestCase):
         self.assertNotEqual(other["id"], first["id"])
         self.assertEqual(self.get_agent(key, key=org["admin_key"]).body["id"], other["id"])
         self.assertEqual(self.get_agent(key).body["id"], first["id"])
+        # Deleting one organization's agent leaves the other's alone.
+        self.call("DELETE", self.agent_path(key), key=org["admin_key"], expect=204)
+        self.assertEqual(self.get_agent(key).body["id"], first["id"])
+        self.get_agent(key, key=org["admin_key"], expect=404)
+        self.patch_agent(key, {"description": "still here"})
+        again = self.create_agent({"name": "other again", "key": key}, key=org["admin_key"])
+        self.assertEqual(self.get_agent(key, key=org["admin_key"]).body["id"], again["id"])
+        self.assertEqual(self.get_agent(key).body["description"], "still here")
 
     # ------------------------------------------------------------------- patch
 
@@ -1254,9 +1298,11 @@ class AgentsTest(AgentsTestCase):
         self.assertEqual(numbers, list(range(1, 9)))
         listed = self.versions(ref).body["data"]
         self.assertEqual([v["version"] for v in listed], list(range(8, 0, -1)))
+        # Each version keeps the note of the request that made it.
+        thread_of = {r.body["version"]: i for i, r in enumerate(results)}
         by_version = {r.body["version"]: r.body for r in results}
         for v in listed:
-            self.assertEqual(v["note"], f"p{[r.body['version'] for r in results].index(v['version'])}")
+            self.assertEqual(v["note"], f"p{thread_of[v['version']]}")
             self.assertEqual(v["published_at"], by_version[v["version"]]["published_at"])
         self.assertEqual(self.get_agent(ref).body["version"], 8)
 
@@ -1338,7 +1384,11 @@ class AgentsTest(AgentsTestCase):
             time.sleep(0.05)
             self.call("DELETE", self.agent_path(agent["id"]), key=self.admin, expect=204)
             deleted = time.monotonic()
-            time.sleep(0.2)
+            deadline = deleted + 5
+            while time.monotonic() < deadline and any(
+                    sum(1 for sent, _, _ in list(log) if sent > deleted) < 3
+                    for log in logs):
+                time.sleep(0.01)
         finally:
             stop.set()
             for t in threads:
@@ -1445,6 +1495,28 @@ class AgentsTest(AgentsTestCase):
             resp = self.call("GET", self.agent_path(ref), key=limited)
             self.assert_error(resp, 403, "forbidden")
         self.assertEqual(self.list_agents(key=limited), [])
+
+    def test_revoked_and_expired_keys_on_the_read_path(self):
+        agent = self.create_agent()
+        self.publish(agent["id"])
+        victim = self.create_key(["agents:read"])
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+            seconds=1.5)
+        short = self.create_key(["agents:read"], expires_at=rfc3339_ms(expires))
+        for k in (victim["key"], short["key"]):
+            for _ in range(3):  # warm every cache there is
+                self.get_agent(agent["id"], key=k)
+                self.get_agent(agent["key"], key=k)
+        self.call("DELETE", f"/v1/api-keys/{victim['id']}", key=self.admin, expect=204)
+        for ref in (agent["id"], agent["key"]):
+            resp = self.call("GET", self.agent_path(ref), key=victim["key"])
+            self.assert_error(resp, 401, "unauthorized")
+        wait = (expires - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        time.sleep(max(0.0, wait) + 0.1)
+        for ref in (agent["id"], agent["key"]):
+            resp = self.call("GET", self.agent_path(ref), key=short["key"])
+            self.assert_error(resp, 401, "unauthorized")
+        self.assertEqual(self.call("GET", "/v1/agents", key=short["key"]).status, 401)
 
     # ------------------------------------------------------------------ scopes
 
@@ -1591,9 +1663,9 @@ class AgentsTest(AgentsTestCase):
         self.assertIsInstance(real, str)
         resp = self.call("GET", "/v1/agents", key=k, expect=200)
         self.assertEqual(len(resp.body["data"]), 3)
-        mid = len(real) // 2
-        tampered = real[:mid] + ("A" if real[mid] != "A" else "B") + real[mid + 1:]
-        for bad in ("!!garbage!!", "AAAA", "eyJpZCI6IngifQ", tampered, real + "x"):
+        tampered = ("A" if real[0] != "A" else "B") + real[1:]
+        for bad in ("!!garbage!!", "AAAA", "eyJpZCI6IngifQ", tampered, real + "x",
+                    real[:-4], real[:8]):
             with self.subTest(cursor=bad):
                 resp = self.call("GET", "/v1/agents?limit=1&cursor=" +
                                  urllib.parse.quote(bad, safe=""), key=k)
@@ -1691,6 +1763,18 @@ class AgentsTest(AgentsTestCase):
         final = [a["id"] for a in self.list_agents(key=reader_key, limit=7)]
         self.assertEqual(len(final), len(set(final)))
         self.assertEqual(set(final), set(existing) | set(inserted))
+        # The default page holds 50.
+        self.assertGreater(len(final), 50)
+        resp = self.call("GET", "/v1/agents", key=reader_key, expect=200)
+        self.assertEqual(len(resp.body["data"]), 50)
+        self.assertIsInstance(resp.body["next_cursor"], str)
+
+
+    def test_zz_logs_hold_no_keys(self):
+        logs = self.server.logs()
+        self.assertTrue(logs)
+        for secret in self.secrets:
+            self.assertNotIn(secret, logs, "a key value appears in the logs")
 
 
 class AgentsRestartTest(AgentsTestCase):

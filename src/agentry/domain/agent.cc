@@ -499,7 +499,7 @@ Result<bj::object> NormalizeMetadata(ObjectReader& top) {
     const bj::value& v = kv.value();
     switch (v.kind()) {
       case bj::kind::string: {
-        AGENTRY_ASSIGN_OR_RETURN(auto s, r.OptString(key, Strict(0, 1024)));
+        AGENTRY_ASSIGN_OR_RETURN(auto s, r.OptString(key, FreeText(1024)));
         out.emplace(key, std::move(*s));
         break;
       }
@@ -563,7 +563,7 @@ Result<bj::object> NormalizeAgentConfig(const bj::object& input) {
   out.emplace("capabilities", std::move(capabilities));
   AGENTRY_ASSIGN_OR_RETURN(
       bj::array starters,
-      StringArray(r, "conversation_starters", 20, Strict(0, 256)));
+      StringArray(r, "conversation_starters", 20, FreeText(256)));
   out.emplace("conversation_starters", std::move(starters));
   constexpr std::string_view kInputTypes[] = {"PROMPT", "STRUCTURED"};
   AGENTRY_ASSIGN_OR_RETURN(std::string input_type,

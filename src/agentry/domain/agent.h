@@ -57,7 +57,10 @@ namespace agentry {
 //                          string (≤ 1024), number or boolean (default {})
 //   enabled               bool (default true)
 // Objects inside refuse unknown members; a reference without `version`
-// keeps it absent (pinned at publish time).
+// keeps it absent (pinned at publish time). Free text (description,
+// instructions, templates, input field descriptions, conversation starters,
+// metadata string values) may hold \t \n \r; no string holds any other
+// control character, and names, ids, slugs and labels hold none at all.
 inline constexpr std::string_view kAgentConfigFields[] = {
     "name",
     "description",
