@@ -22,14 +22,22 @@ std::string RandomAlnum(size_t n) {
   return out;
 }
 
-std::string HashSecretHex(std::string_view secret) {
+void HashSecretHexInto(std::string_view secret, char (&out)[64]) {
   unsigned char digest[32];
   crypto_generichash(digest, sizeof(digest),
                      reinterpret_cast<const unsigned char*>(secret.data()),
                      secret.size(), nullptr, 0);
-  char hex[65];
-  sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
-  return std::string(hex, 64);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < sizeof(digest); ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
+}
+
+std::string HashSecretHex(std::string_view secret) {
+  char hex[64];
+  HashSecretHexInto(secret, hex);
+  return std::string(hex, sizeof(hex));
 }
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {

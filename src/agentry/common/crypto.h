@@ -23,6 +23,9 @@ std::string RandomAlnum(size_t n);
 // fast keyed-free hash is the right tool (no password stretching needed).
 std::string HashSecretHex(std::string_view secret);
 
+// The same 64 hex digits written into `out` (no allocation: the hot path).
+void HashSecretHexInto(std::string_view secret, char (&out)[64]);
+
 // Compares in time that depends only on the lengths, never on the contents.
 bool ConstantTimeEqual(std::string_view a, std::string_view b);
 

@@ -143,7 +143,7 @@ class Server::Impl {
         "Time from a complete request to its answer written.", unmatched->label,
         bounds);
     stats_.push_back(std::move(unmatched));
-    request_id_prefix_ = RandomAlnum(10);
+    request_id_prefix_ = RandomAlnum(6);
     metrics.AddGauge(
         "agentry_http_open_connections", "Connections currently open.", "",
         [this] {
@@ -256,10 +256,22 @@ class Server::Impl {
     });
   }
 
+  // "r" + 6 random characters + a base-36 counter: unique per process run,
+  // and short enough (≤ 15 characters) to need no allocation.
   std::string NewRequestId() {
-    return "req_" + request_id_prefix_ +
-           std::to_string(
-               next_request_.fetch_add(1, std::memory_order_relaxed));
+    uint64_t n = next_request_.fetch_add(1, std::memory_order_relaxed);
+    char buf[24];
+    size_t len = 0;
+    buf[len++] = 'r';
+    for (char c : request_id_prefix_) buf[len++] = c;
+    char digits[16];
+    size_t d = 0;
+    do {
+      digits[d++] = "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36];
+      n /= 36;
+    } while (n != 0 && d < sizeof(digits));
+    while (d > 0) buf[len++] = digits[--d];
+    return std::string(buf, len);
   }
 
   awaitable<void> AcceptLoop() {

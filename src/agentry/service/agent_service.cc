@@ -17,15 +17,6 @@ namespace {
 constexpr int kMaxWriteAttempts = 8;
 constexpr size_t kMaxNoteChars = 1024;
 
-std::string KeyIndex(std::string_view org, std::string_view key) {
-  std::string k;
-  k.reserve(org.size() + 1 + key.size());
-  k.append(org);
-  k.push_back('\n');
-  k.append(key);
-  return k;
-}
-
 // Strong ETag: the agent (last 12 hex digits of its id), its revision, and
 // the view ("d" for the draft, "vN" for version N). Every byte of an answer
 // is a function of these, so equal ETags mean equal bytes.
@@ -152,16 +143,22 @@ Status AgentService::CheckGrant(const Principal& caller,
 
 std::shared_ptr<const CachedAgent> AgentService::Find(
     std::string_view organization_id, std::string_view id_or_key) const {
+  std::string lowered;  // only for a UUID given in upper case (rare)
+  std::string_view id = id_or_key;
   std::shared_lock lock(mu_);
-  std::string id;
   if (IsUuid(id_or_key)) {
-    id = std::string(id_or_key);
-    for (char& c : id) {
-      if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    if (id_or_key.find_first_of("ABCDEF") != std::string_view::npos) {
+      lowered = std::string(id_or_key);
+      for (char& c : lowered) {
+        if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+      }
+      id = lowered;
     }
   } else {
-    auto k = id_by_key_.find(KeyIndex(organization_id, id_or_key));
-    if (k == id_by_key_.end()) return nullptr;
+    auto org = id_by_key_.find(organization_id);
+    if (org == id_by_key_.end()) return nullptr;
+    auto k = org->second.find(id_or_key);
+    if (k == org->second.end()) return nullptr;
     id = k->second;
   }
   auto it = by_id_.find(id);
@@ -189,15 +186,12 @@ std::shared_ptr<const CachedAgent> AgentService::Install(
   if (slot && (slot->deleted || slot->head.revision > entry->head.revision)) {
     return slot;  // a newer state (or a deletion) is already cached
   }
-  const std::string index =
-      KeyIndex(entry->head.organization_id, entry->head.key);
+  auto& keys = id_by_key_[entry->head.organization_id];
   if (entry->deleted) {
-    auto k = id_by_key_.find(index);
-    if (k != id_by_key_.end() && k->second == entry->head.id) {
-      id_by_key_.erase(k);
-    }
+    auto k = keys.find(entry->head.key);
+    if (k != keys.end() && k->second == entry->head.id) keys.erase(k);
   } else {
-    id_by_key_[index] = entry->head.id;
+    keys[entry->head.key] = entry->head.id;
   }
   slot = std::move(entry);
   return slot;

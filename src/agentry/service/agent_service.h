@@ -20,6 +20,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -138,11 +139,21 @@ class AgentService {
   AuthService& auth_;
   const Clock& clock_;
 
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>()(s);
+    }
+  };
+  template <class V>
+  using StringMap = std::unordered_map<std::string, V, StringHash,
+                                       std::equal_to<>>;
+
   mutable std::shared_mutex mu_;
   // agent id → entry. GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::shared_ptr<const CachedAgent>> by_id_;
-  // organization id + '\n' + key → agent id. GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::string> id_by_key_;
+  StringMap<std::shared_ptr<const CachedAgent>> by_id_;
+  // organization id → key → agent id. GUARDED_BY(mu_)
+  StringMap<StringMap<std::string>> id_by_key_;
 };
 
 // The native answer of `head` showing `config` (the draft when `version` is

@@ -35,7 +35,7 @@ Result<AuthService::Entry> AuthService::MakeEntry(const ApiKey& key) {
 Status AuthService::LoadKeys() {
   AGENTRY_ASSIGN_OR_RETURN(std::vector<ApiKey> keys,
                            store_.api_keys().ListActive());
-  std::unordered_map<std::string, Entry> by_hash;
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> by_hash;
   std::unordered_map<std::string, std::string> hash_by_id;
   for (const ApiKey& k : keys) {
     auto entry = MakeEntry(k);
@@ -54,7 +54,9 @@ Result<std::shared_ptr<const Principal>> AuthService::Authenticate(
   static const Status kRefused =
       Status::Unauthorized("missing, unknown, revoked or expired API key");
   if (presented.empty() || presented.size() > 512) return kRefused;
-  const std::string hash = HashSecretHex(presented);
+  char hex[64];
+  HashSecretHexInto(presented, hex);
+  const std::string_view hash(hex, sizeof(hex));
   std::shared_lock lock(mu_);
   auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return kRefused;

@@ -8,6 +8,7 @@
 // is never kept. All methods are thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -58,8 +59,15 @@ class AuthService {
   Store& store_;
   const Clock& clock_;
   mutable std::shared_mutex mu_;
-  // hash of the key -> entry. GUARDED_BY(mu_)
-  std::unordered_map<std::string, Entry> by_hash_;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>()(s);
+    }
+  };
+  // hash of the key -> entry (looked up by string_view). GUARDED_BY(mu_)
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>
+      by_hash_;
   // key id -> hash. GUARDED_BY(mu_)
   std::unordered_map<std::string, std::string> hash_by_id_;
 };

@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# bench/run.sh — the hot read path, GET /v1/agents/{key}, measured against
+# nginx serving the very same response bytes as a static file.
+#
+#   bash bench/run.sh                    # 3 rounds of 10 s per target
+#   DURATION=30 ROUNDS=5 bash bench/run.sh
+#
+# Both servers are pinned to CPU 0 and wrk to CPU 1, so the load generator
+# never competes with the server under test, and the two targets are run
+# alternately so that both see the same machine noise. See bench/README.md.
+set -euo pipefail
+
+DURATION="${DURATION:-10}"   # seconds per measured wrk run
+ROUNDS="${ROUNDS:-3}"        # measured runs per target, alternating
+WARMUP=2                     # seconds of one unmeasured warm-up run per target
+CONNECTIONS=32               # wrk -c
+SERVER_CPU=0                 # agentry and nginx (taskset -c)
+CLIENT_CPU=1                 # wrk (taskset -c)
+AGENT_KEY="agt_customer_support_001"
+OUT_DIR="${OUT_DIR:-}"       # optional: keep raw wrk outputs and logs here
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (seconds), got '$DURATION'"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+((DURATION <= 600)) || die "DURATION is capped at 600 s"
+((ROUNDS <= 50)) || die "ROUNDS is capped at 50"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Everything is on 127.0.0.1: never let curl go through a proxy.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY || true
+
+# ---------------------------------------------------------------- tools
+install_missing() {
+  local pkgs=()
+  command -v wrk >/dev/null 2>&1 || pkgs+=(wrk)
+  [[ -x /usr/sbin/nginx ]] || pkgs+=(nginx)
+  command -v taskset >/dev/null 2>&1 || pkgs+=(util-linux)
+  command -v curl >/dev/null 2>&1 || pkgs+=(curl)
+  command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+  ((${#pkgs[@]} == 0)) && return 0
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null 2>&1 || die "missing ${pkgs[*]} and not root (no sudo)"
+    sudo=(sudo)
+  fi
+  log "installing ${pkgs[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! timeout 600 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null 2>&1; then
+    timeout 600 "${sudo[@]}" apt-get update -qq >/dev/null
+    timeout 600 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  fi
+}
+install_missing
+NGINX=/usr/sbin/nginx
+WRK="$(command -v wrk)"
+[[ -x "$NGINX" ]] || die "$NGINX not found"
+
+NCPU="$(nproc)"
+((NCPU >= 2)) || log "warning: only $NCPU CPU; server and wrk will share it"
+((NCPU >= 2)) || CLIENT_CPU=0
+
+if [[ ! -x build/agentry ]]; then
+  log "build/agentry missing; running make build"
+  make build
+fi
+AGENTRY="$ROOT/build/agentry"
+
+# ---------------------------------------------------------------- cleanup
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/agentry-bench.XXXXXX")"
+AGENTRY_PID=""
+NGINX_PID=""
+WRK_PID=""
+
+stop_pid() {  # stop_pid PID NAME: SIGTERM, wait up to 12 s, then SIGKILL
+  local pid="$1" name="$2" i
+  [[ -n "$pid" ]] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 120; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "warning: $name (pid $pid) ignored SIGTERM; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_pid "$WRK_PID" wrk
+  stop_pid "$AGENTRY_PID" agentry
+  stop_pid "$NGINX_PID" nginx
+  if [[ -n "$OUT_DIR" && -d "$TMP" ]]; then
+    mkdir -p "$OUT_DIR"
+    cp -r "$TMP"/wrk-*.txt "$TMP"/agentry.out "$TMP"/agentry.err "$TMP"/nginx/error.log "$OUT_DIR"/ 2>/dev/null || true
+  fi
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- helpers
+free_port() {
+  python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# http_code METHOD URL OUTFILE [curl args...]: prints the status code.
+http_code() {
+  local method="$1" url="$2" out="$3"
+  shift 3
+  curl -sS --max-time 10 -o "$out" -w '%{http_code}' -X "$method" "$@" "$url" || true
+}
+
+wait_for_200() {  # wait_for_200 URL PID NAME LOGFILE: up to 30 s
+  local url="$1" pid="$2" name="$3" logfile="$4" i
+  for ((i = 0; i < 300; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "$logfile" >&2 || true
+      die "$name exited during start-up"
+    fi
+    [[ "$(curl -s --max-time 1 -o /dev/null -w '%{http_code}' "$url" || true)" == 200 ]] && return 0
+    sleep 0.1
+  done
+  tail -n 30 "$logfile" >&2 || true
+  die "$name did not answer 200 on $url within 30 s"
+}
+
+# to_ms VALUE: wrk's "123.45us" / "1.23ms" / "2.00s" / "1.00m" -> milliseconds
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (match(v, /^[0-9.]+/) == 0) { print "NaN"; exit 1 }
+    n = substr(v, 1, RLENGTH); u = substr(v, RLENGTH + 1)
+    if (u == "us") f = 0.001; else if (u == "ms") f = 1; else if (u == "s") f = 1000;
+    else if (u == "m") f = 60000; else if (u == "h") f = 3600000; else { print "NaN"; exit 1 }
+    printf "%.4f\n", n * f }'
+}
+
+median() {  # median NUMBERS...
+  printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
+    if (NR % 2) printf "%.4f\n", a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# busy_percent: how busy the whole machine is over one second, from /proc/stat.
+busy_percent() {
+  local a b
+  a="$(head -n1 /proc/stat)"; sleep 1; b="$(head -n1 /proc/stat)"
+  awk -v a="$a" -v b="$b" 'BEGIN {
+    na = split(a, x); split(b, y); t = 0
+    for (i = 2; i <= na; i++) t += y[i] - x[i]
+    idle = (y[5] - x[5]) + (y[6] - x[6])
+    printf "%.0f\n", t > 0 ? 100 * (t - idle) / t : 0 }'
+}
+
+# spread TARGET NUMBERS...: a warning when the runs differ by more than 15 %.
+spread() {
+  local target="$1"; shift
+  printf '%s\n' "$@" | sort -g | awk -v t="$target" '{ a[NR] = $1 } END {
+    if (NR > 1 && a[1] > 0 && a[NR] / a[1] > 1.15)
+      printf "%s: requests/s vary by %.0f %% between runs (%.0f to %.0f): the machine was noisy\n", t, 100 * (a[NR] / a[1] - 1), a[1], a[NR] }'
+}
+
+# ---------------------------------------------------------------- agentry
+ADMIN="$(python3 -c 'import secrets, string
+a = string.ascii_letters + string.digits
+print("".join(secrets.choice(a) for _ in range(40)))')"
+AGENTRY_PORT="$(free_port)"
+NGINX_PORT="$(free_port)"
+while [[ "$NGINX_PORT" == "$AGENTRY_PORT" ]]; do NGINX_PORT="$(free_port)"; done
+
+AGENTRY_CMD=(taskset -c "$SERVER_CPU" "$AGENTRY" serve --listen "127.0.0.1:$AGENTRY_PORT"
+  --store "sqlite://$TMP/agentry.db" --log-level warn --threads 1)
+# nginx's worker runs as an unprivileged user: let it traverse $TMP (not list it).
+chmod 711 "$TMP"
+(
+  cd "$TMP"
+  # No AGENTRY_* from the caller's environment (config file, Redis, workers…).
+  while read -r v; do unset "$v"; done < <(compgen -e | grep '^AGENTRY_' || true)
+  export AGENTRY_BOOTSTRAP_ADMIN_KEY="$ADMIN"
+  exec "${AGENTRY_CMD[@]}" >"$TMP/agentry.out" 2>"$TMP/agentry.err"
+) &
+AGENTRY_PID=$!
+AGENTRY_BASE="http://127.0.0.1:$AGENTRY_PORT"
+wait_for_200 "$AGENTRY_BASE/healthz" "$AGENTRY_PID" agentry "$TMP/agentry.err"
+log "agentry up on $AGENTRY_BASE (pid $AGENTRY_PID)"
+
+cat >"$TMP/agent.json" <<'JSON'
+{
+  "name": "Customer Support Agent",
+  "key": "agt_customer_support_001",
+  "description": "Answers customer questions using the knowledge base.",
+  "instructions": "You are a helpful customer support agent. Be concise, cite the knowledge base, and escalate when unsure.",
+  "model": {"name": "gpt-4", "parameters": {"temperature": 0.1, "max_tokens": 1500, "top_p": 0.9}},
+  "tools": {"mode": "native", "available": [{"id": "tol_knowledge_search", "argument_bindings": {"max_results": 10}}]},
+  "first_step": {
+    "type": "conversational",
+    "instructions": [{"type": "inline", "name": "Session Context", "template_type": "velocity",
+                      "template": "Priority: ${session.priority}."}],
+    "output_parser": {"type": "default"}
+  },
+  "metadata": {"department": "customer_service"}
+}
+JSON
+AUTH=(-H "Authorization: Bearer $ADMIN")
+JSON_CT=(-H "Content-Type: application/json")
+
+code="$(http_code POST "$AGENTRY_BASE/v1/agents" "$TMP/create.out" "${AUTH[@]}" "${JSON_CT[@]}" --data-binary "@$TMP/agent.json")"
+[[ "$code" == 2?? ]] || { cat "$TMP/create.out" >&2 2>/dev/null; echo >&2; die "POST /v1/agents answered $code"; }
+code="$(http_code POST "$AGENTRY_BASE/v1/agents/$AGENT_KEY/publish" "$TMP/publish.out" "${AUTH[@]}" "${JSON_CT[@]}" --data-binary '{}')"
+[[ "$code" == 2?? ]] || { cat "$TMP/publish.out" >&2 2>/dev/null; echo >&2; die "POST /v1/agents/$AGENT_KEY/publish answered $code"; }
+
+AGENTRY_URL="$AGENTRY_BASE/v1/agents/$AGENT_KEY"
+mkdir -p "$TMP/www"
+code="$(http_code GET "$AGENTRY_URL" "$TMP/www/agent.json" "${AUTH[@]}")"
+[[ "$code" == 200 ]] || { cat "$TMP/www/agent.json" >&2 2>/dev/null; echo >&2; die "GET $AGENTRY_URL answered $code"; }
+chmod 755 "$TMP/www"
+chmod 644 "$TMP/www/agent.json"
+BODY_BYTES="$(wc -c <"$TMP/www/agent.json")"
+log "agent published; GET body is $BODY_BYTES bytes"
+
+# ---------------------------------------------------------------- nginx
+mkdir -p "$TMP/nginx"
+cat >"$TMP/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  client_body_temp_path $TMP/nginx/client_body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location = /agent.json { default_type application/json; root $TMP/www; }
+  }
+}
+EOF
+NGINX_CMD=(taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/nginx/" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf")
+"$NGINX" -q -t -p "$TMP/nginx/" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" \
+  || die "nginx rejected its configuration"
+"${NGINX_CMD[@]}" >"$TMP/nginx/stdout.log" 2>&1 &
+NGINX_PID=$!
+NGINX_URL="http://127.0.0.1:$NGINX_PORT/agent.json"
+wait_for_200 "$NGINX_URL" "$NGINX_PID" nginx "$TMP/nginx/error.log"
+log "nginx up on http://127.0.0.1:$NGINX_PORT (pid $NGINX_PID)"
+
+# ---------------------------------------------------------------- same bytes?
+code="$(http_code GET "$AGENTRY_URL" "$TMP/check-agentry.body" "${AUTH[@]}")"
+[[ "$code" == 200 ]] || die "agentry answered $code on GET $AGENTRY_URL"
+code="$(http_code GET "$NGINX_URL" "$TMP/check-nginx.body")"
+[[ "$code" == 200 ]] || die "nginx answered $code on GET $NGINX_URL"
+cmp -s "$TMP/check-agentry.body" "$TMP/check-nginx.body" \
+  || die "agentry and nginx bodies differ ($(wc -c <"$TMP/check-agentry.body") vs $(wc -c <"$TMP/check-nginx.body") bytes)"
+log "both targets answer 200 with the same $BODY_BYTES bytes"
+
+# ---------------------------------------------------------------- wrk
+WRK_AGENTRY=(taskset -c "$CLIENT_CPU" "$WRK" -t1 "-c$CONNECTIONS" "-d${DURATION}s" --latency
+  -H "Authorization: Bearer $ADMIN" "$AGENTRY_URL")
+WRK_NGINX=(taskset -c "$CLIENT_CPU" "$WRK" -t1 "-c$CONNECTIONS" "-d${DURATION}s" --latency "$NGINX_URL")
+
+declare -a RPS_agentry=() P50_agentry=() P99_agentry=() RPS_nginx=() P50_nginx=() P99_nginx=()
+WARNINGS=()
+
+# run_wrk TARGET LABEL SECONDS: runs wrk, checks its output, records the numbers
+# unless LABEL is "warmup".
+run_wrk() {
+  local target="$1" label="$2" secs="$3" out cmd
+  out="$TMP/wrk-$target-$label.txt"
+  if [[ "$target" == agentry ]]; then cmd=("${WRK_AGENTRY[@]}"); else cmd=("${WRK_NGINX[@]}"); fi
+  cmd=("${cmd[@]/#-d${DURATION}s/-d${secs}s}")
+  # In the background, so that a signal to this script is handled at once
+  # (bash defers traps while a foreground child runs).
+  timeout $((secs + 60)) "${cmd[@]}" >"$out" 2>&1 &
+  WRK_PID=$!
+  local rc=0
+  wait "$WRK_PID" || rc=$?
+  WRK_PID=""
+  if ((rc != 0)); then
+    cat "$out" >&2
+    die "wrk against $target ($label) failed (exit $rc)"
+  fi
+  if grep -q 'Non-2xx or 3xx responses' "$out"; then
+    cat "$out" >&2
+    die "wrk against $target ($label) saw non-2xx/3xx responses"
+  fi
+  if grep -q 'Socket errors' "$out"; then
+    WARNINGS+=("$target $label: $(grep 'Socket errors' "$out" | sed 's/^ *//')")
+  fi
+  local rps p50 p99
+  rps="$(awk '$1 == "Requests/sec:" { print $2 }' "$out")"
+  p50="$(awk '$1 == "50%" { print $2; exit }' "$out")"
+  p99="$(awk '$1 == "99%" { print $2; exit }' "$out")"
+  [[ -n "$rps" && -n "$p50" && -n "$p99" ]] || { cat "$out" >&2; die "could not parse wrk output for $target ($label)"; }
+  awk -v r="$rps" 'BEGIN { exit !(r > 0) }' || { cat "$out" >&2; die "wrk measured 0 requests/s against $target"; }
+  p50="$(to_ms "$p50")" || die "unknown latency unit in '$p50'"
+  p99="$(to_ms "$p99")" || die "unknown latency unit in '$p99'"
+  log "$(printf '%-7s %-7s %12s req/s   p50 %9s ms   p99 %9s ms' "$target" "$label" "$rps" "$p50" "$p99")"
+  [[ "$label" == warmup ]] && return 0
+  if [[ "$target" == agentry ]]; then
+    RPS_agentry+=("$rps"); P50_agentry+=("$p50"); P99_agentry+=("$p99")
+  else
+    RPS_nginx+=("$rps"); P50_nginx+=("$p50"); P99_nginx+=("$p99")
+  fi
+}
+
+IDLE_BUSY="$(busy_percent)"
+if ((IDLE_BUSY > 10)); then
+  WARNINGS+=("the machine was ${IDLE_BUSY} % busy (other processes) just before the runs; expect noise")
+  log "warning: the machine is ${IDLE_BUSY} % busy before the runs (other processes); numbers will be noisy"
+fi
+log "warm-up: ${WARMUP} s per target; then $ROUNDS round(s) of ${DURATION} s per target, alternating"
+run_wrk agentry warmup "$WARMUP"
+run_wrk nginx warmup "$WARMUP"
+for ((r = 1; r <= ROUNDS; r++)); do
+  run_wrk agentry "round$r" "$DURATION"
+  run_wrk nginx "round$r" "$DURATION"
+done
+
+# Still alive and still serving the same bytes after the load?
+kill -0 "$AGENTRY_PID" 2>/dev/null || die "agentry died during the benchmark"
+kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the benchmark"
+code="$(http_code GET "$AGENTRY_URL" "$TMP/after.body" "${AUTH[@]}")"
+if [[ "$code" != 200 ]] || ! cmp -s "$TMP/after.body" "$TMP/www/agent.json"; then
+  die "after the load agentry answered $code or a different body"
+fi
+
+# ---------------------------------------------------------------- report
+A_RPS="$(median "${RPS_agentry[@]}")"; A_P50="$(median "${P50_agentry[@]}")"; A_P99="$(median "${P99_agentry[@]}")"
+N_RPS="$(median "${RPS_nginx[@]}")"; N_P50="$(median "${P50_nginx[@]}")"; N_P99="$(median "${P99_nginx[@]}")"
+RATIO="$(awk -v a="$A_RPS" -v n="$N_RPS" 'BEGIN { printf (a / n < 0.1 ? "%.3f" : "%.2f"), a / n }')"
+
+for t in agentry nginx; do
+  if [[ "$t" == agentry ]]; then w="$(spread agentry "${RPS_agentry[@]}")"; else w="$(spread nginx "${RPS_nginx[@]}")"; fi
+  [[ -z "$w" ]] || WARNINGS+=("$w")
+done
+AFTER_BUSY="$(busy_percent)"
+((AFTER_BUSY <= 10)) || WARNINGS+=("the machine was ${AFTER_BUSY} % busy (other processes) just after the runs; expect noise")
+
+if GIT_REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"; then
+  git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || GIT_REV="$GIT_REV (with uncommitted changes)"
+else
+  GIT_REV="unknown commit"
+fi
+CPU_MODEL="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
+
+echo
+echo "## Hot read path: GET /v1/agents/$AGENT_KEY ($BODY_BYTES-byte body)"
+echo
+echo "agentry $("$AGENTRY" --version 2>/dev/null | head -n1 | sed 's/^agentry //' || true) at $GIT_REV;" \
+  "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //');" \
+  "$("$WRK" -v 2>&1 | head -n1 | awk '{ print $1, $2 }');" \
+  "${CPU_MODEL:-unknown CPU}, $NCPU CPUs, Linux $(uname -r)."
+echo "wrk: 1 thread, $CONNECTIONS connections, ${DURATION} s per run, $ROUNDS run(s) per target" \
+  "(alternating, after a ${WARMUP} s warm-up each); medians over the runs."
+echo
+echo "| target | median requests/s | median p50 ms | median p99 ms | requests/s agentry/nginx |"
+echo "|---|---:|---:|---:|---:|"
+printf '| agentry | %.0f | %.3f | %.3f | %s |\n' "$A_RPS" "$A_P50" "$A_P99" "$RATIO"
+printf '| nginx (static file) | %.0f | %.3f | %.3f | 1.00 |\n' "$N_RPS" "$N_P50" "$N_P99"
+echo
+echo "Per run (requests/s): agentry ${RPS_agentry[*]}; nginx ${RPS_nginx[*]}"
+if ((${#WARNINGS[@]})); then
+  echo
+  echo "Warnings:"
+  printf -- '- %s\n' "${WARNINGS[@]}"
+fi
+
+q() { printf '%q ' "$@" | sed 's/ $//'; }
+echo
+echo "Commands (ADMIN is a random 40-character key made per run; the ports are free ones picked per run):"
+echo
+echo '```'
+echo "AGENTRY_BOOTSTRAP_ADMIN_KEY=\$ADMIN $(q "${AGENTRY_CMD[@]}")"
+echo "$(q "${NGINX_CMD[@]}")   # config: bench/run.sh, serves the GET body from $TMP/www/agent.json"
+echo "$(q "${WRK_AGENTRY[@]:0:8}") -H 'Authorization: Bearer \$ADMIN' $(q "$AGENTRY_URL")"
+q "${WRK_NGINX[@]}"; echo
+echo '```'
+echo "(warm-up runs: the same wrk commands with -d${WARMUP}s)"
