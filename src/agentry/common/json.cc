@@ -344,15 +344,6 @@ std::string FormatNumber(double d) {
   return std::string(buf, end);
 }
 
-std::string Quoted(std::string_view field) {
-  std::string out;
-  out.reserve(field.size() + 2);
-  out += '"';
-  out += field;
-  out += '"';
-  return out;
-}
-
 // What is wrong with `s` under `rules` (" must not be empty"), or nullopt.
 std::optional<std::string> StringProblem(std::string_view s,
                                          const StringRules& rules) {
@@ -375,16 +366,6 @@ std::optional<std::string> StringProblem(std::string_view s,
     return " must not contain control characters";
   }
   return std::nullopt;
-}
-
-Status Invalid(const std::string& field, std::string_view problem) {
-  std::string message = Quoted(field);
-  message += problem;
-  return Status::InvalidRequest(std::move(message), field);
-}
-
-std::string_view View(const bj::string& s) {
-  return std::string_view(s.data(), s.size());
 }
 
 }  // namespace
@@ -497,6 +478,21 @@ void AppendString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+void AppendValue(std::string& out, const bj::value& v);
+
+void AppendObject(std::string& out, const bj::object& o) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& m : o) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendString(out, m.key());
+    out.push_back(':');
+    AppendValue(out, m.value());
+  }
+  out.push_back('}');
+}
+
 void AppendValue(std::string& out, const bj::value& v) {
   char buf[32];
   switch (v.kind()) {
@@ -541,19 +537,9 @@ void AppendValue(std::string& out, const bj::value& v) {
       out.push_back(']');
       return;
     }
-    case bj::kind::object: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& m : v.get_object()) {
-        if (!first) out.push_back(',');
-        first = false;
-        AppendString(out, m.key());
-        out.push_back(':');
-        AppendValue(out, m.value());
-      }
-      out.push_back('}');
+    case bj::kind::object:
+      AppendObject(out, v.get_object());
       return;
-    }
   }
 }
 
@@ -569,16 +555,7 @@ std::string Serialize(const bj::value& v) {
 std::string Serialize(const bj::object& o) {
   std::string out;
   out.reserve(256);
-  out.push_back('{');
-  bool first = true;
-  for (const auto& m : o) {
-    if (!first) out.push_back(',');
-    first = false;
-    AppendString(out, m.key());
-    out.push_back(':');
-    AppendValue(out, m.value());
-  }
-  out.push_back('}');
+  AppendObject(out, o);
   return out;
 }
 
@@ -600,6 +577,21 @@ std::string Index(std::string_view base, size_t i) {
   return out;
 }
 
+std::string Quoted(std::string_view field) {
+  std::string out;
+  out.reserve(field.size() + 2);
+  out += '"';
+  out += field;
+  out += '"';
+  return out;
+}
+
+Status FieldError(const std::string& field, std::string_view problem) {
+  std::string message = Quoted(field);
+  message += problem;
+  return Status::InvalidRequest(std::move(message), field);
+}
+
 ObjectReader::ObjectReader(const bj::object& obj, std::string path)
     : obj_(obj), path_(std::move(path)) {}
 
@@ -617,7 +609,7 @@ Result<std::string> ObjectReader::String(std::string_view name,
   Result<std::optional<std::string>> r = OptString(name, rules);
   if (!r.ok()) return r.status();
   if (!r->has_value()) {
-    return Invalid(FieldPath(name), " is required");
+    return FieldError(FieldPath(name), " is required");
   }
   return std::move(**r);
 }
@@ -626,10 +618,10 @@ Result<std::optional<std::string>> ObjectReader::OptString(
     std::string_view name, const StringRules& rules) {
   const bj::value* v = Raw(name);
   if (v == nullptr || v->is_null()) return std::optional<std::string>();
-  if (!v->is_string()) return Invalid(FieldPath(name), " must be a string");
+  if (!v->is_string()) return FieldError(FieldPath(name), " must be a string");
   const std::string_view s = View(v->get_string());
   if (auto problem = StringProblem(s, rules)) {
-    return Invalid(FieldPath(name), *problem);
+    return FieldError(FieldPath(name), *problem);
   }
   return std::optional<std::string>(std::string(s));
 }
@@ -638,7 +630,7 @@ Result<std::optional<bool>> ObjectReader::OptBool(std::string_view name) {
   const bj::value* v = Raw(name);
   if (v == nullptr || v->is_null()) return std::optional<bool>();
   if (!v->is_bool()) {
-    return Invalid(FieldPath(name), " must be a boolean");
+    return FieldError(FieldPath(name), " must be a boolean");
   }
   return std::optional<bool>(v->get_bool());
 }
@@ -671,9 +663,9 @@ Result<std::optional<int64_t>> ObjectReader::OptInt(std::string_view name,
       break;
   }
   if (!got || *got < min || *got > max) {
-    return Invalid(FieldPath(name), " must be an integer between " +
-                                        std::to_string(min) + " and " +
-                                        std::to_string(max));
+    return FieldError(FieldPath(name), " must be an integer between " +
+                                           std::to_string(min) + " and " +
+                                           std::to_string(max));
   }
   return got;
 }
@@ -697,9 +689,9 @@ Result<std::optional<double>> ObjectReader::OptNumber(std::string_view name,
       break;
   }
   if (!got || !std::isfinite(*got) || *got < min || *got > max) {
-    return Invalid(FieldPath(name), " must be a number between " +
-                                        FormatNumber(min) + " and " +
-                                        FormatNumber(max));
+    return FieldError(FieldPath(name), " must be a number between " +
+                                           FormatNumber(min) + " and " +
+                                           FormatNumber(max));
   }
   return got;
 }
@@ -710,19 +702,20 @@ Result<std::optional<std::vector<std::string>>> ObjectReader::OptStringArray(
   const bj::value* v = Raw(name);
   if (v == nullptr || v->is_null()) return Out();
   const std::string field = FieldPath(name);
-  if (!v->is_array()) return Invalid(field, " must be an array of strings");
+  if (!v->is_array()) return FieldError(field, " must be an array of strings");
   const bj::array& a = v->get_array();
   if (a.size() > max_items) {
-    return Invalid(
+    return FieldError(
         field, " must have at most " + std::to_string(max_items) + " items");
   }
   std::vector<std::string> out;
   out.reserve(a.size());
   for (size_t i = 0; i < a.size(); ++i) {
-    if (!a[i].is_string()) return Invalid(Index(field, i), " must be a string");
+    if (!a[i].is_string())
+      return FieldError(Index(field, i), " must be a string");
     const std::string_view s = View(a[i].get_string());
     if (auto problem = StringProblem(s, rules)) {
-      return Invalid(Index(field, i), *problem);
+      return FieldError(Index(field, i), *problem);
     }
     out.emplace_back(s);
   }

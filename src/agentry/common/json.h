@@ -54,6 +54,17 @@ std::string Serialize(const boost::json::object& o);
 std::string Join(std::string_view base, std::string_view name);
 std::string Index(std::string_view base, size_t i);
 
+// `"name"` — a field name in quotes, as every error message shows it.
+std::string Quoted(std::string_view field);
+
+// InvalidRequest `"field" problem` naming `field`: the style of every
+// ObjectReader message, for validators built on top of it.
+Status FieldError(const std::string& field, std::string_view problem);
+
+inline std::string_view View(const boost::json::string& s) {
+  return std::string_view(s.data(), s.size());
+}
+
 struct StringRules {
   size_t min_chars = 0;        // at least this many code points
   size_t max_chars = 1 << 20;  // at most this many code points

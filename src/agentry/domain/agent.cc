@@ -61,26 +61,6 @@ constexpr std::string_view kInlineFields[] = {"type", "name", "template_type",
                                               "template"};
 constexpr std::string_view kOutputParserFields[] = {"type"};
 
-std::string Quoted(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  out += s;
-  out += '"';
-  return out;
-}
-
-// `"field" problem`, the style of every json::ObjectReader message.
-Status Invalid(const std::string& field, std::string_view problem) {
-  std::string message = Quoted(field);
-  message += problem;
-  return Status::InvalidRequest(std::move(message), field);
-}
-
-std::string_view View(const bj::string& s) {
-  return std::string_view(s.data(), s.size());
-}
-
 bool IsIdChar(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
          (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
@@ -99,10 +79,11 @@ bool MatchesPrefixedId(std::string_view s, std::string_view prefix) {
 Status CheckPrefixedId(std::string_view s, std::string_view prefix,
                        const std::string& field) {
   if (!MatchesPrefixedId(s, prefix)) {
-    return Invalid(field,
-                   " must match ^" + std::string(prefix) + "[0-9a-zA-Z_-]+$");
+    return json::FieldError(
+        field, " must match ^" + std::string(prefix) + "[0-9a-zA-Z_-]+$");
   }
-  if (s.size() > 64) return Invalid(field, " must be at most 64 characters");
+  if (s.size() > 64)
+    return json::FieldError(field, " must be at most 64 characters");
   return Status::Ok();
 }
 
@@ -116,7 +97,8 @@ Status RefuseUnknown(ObjectReader& r, std::span<const std::string_view> names) {
 Result<const bj::object*> OptObject(ObjectReader& r, std::string_view name) {
   const bj::value* v = r.Raw(name);
   if (v == nullptr || v->is_null()) return nullptr;
-  if (!v->is_object()) return Invalid(r.FieldPath(name), " must be an object");
+  if (!v->is_object())
+    return json::FieldError(r.FieldPath(name), " must be an object");
   return &v->get_object();
 }
 
@@ -127,10 +109,10 @@ Result<const bj::array*> OptArray(ObjectReader& r, std::string_view name,
   const bj::value* v = r.Raw(name);
   if (v == nullptr || v->is_null()) return nullptr;
   const std::string field = r.FieldPath(name);
-  if (!v->is_array()) return Invalid(field, " must be an array");
+  if (!v->is_array()) return json::FieldError(field, " must be an array");
   const bj::array& a = v->get_array();
   if (a.size() > max_items) {
-    return Invalid(
+    return json::FieldError(
         field, " must have at most " + std::to_string(max_items) + " items");
   }
   return &a;
@@ -140,7 +122,7 @@ Result<const bj::array*> OptArray(ObjectReader& r, std::string_view name,
 Result<const bj::object*> ElementObject(const bj::array& a, size_t i,
                                         const std::string& field) {
   if (!a[i].is_object()) {
-    return Invalid(json::Index(field, i), " must be an object");
+    return json::FieldError(json::Index(field, i), " must be an object");
   }
   return &a[i].get_object();
 }
@@ -150,7 +132,7 @@ std::string OneOfProblem(std::span<const std::string_view> allowed) {
   std::string out = " must be ";
   for (size_t i = 0; i < allowed.size(); ++i) {
     if (i > 0) out += i + 1 == allowed.size() ? " or " : ", ";
-    out += Quoted(allowed[i]);
+    out += json::Quoted(allowed[i]);
   }
   return out;
 }
@@ -163,12 +145,12 @@ Result<std::string> OneOf(ObjectReader& r, std::string_view name,
   const bj::value* v = r.Raw(name);
   if (v == nullptr || v->is_null()) return std::string(fallback);
   if (v->is_string()) {
-    const std::string_view s = View(v->get_string());
+    const std::string_view s = json::View(v->get_string());
     for (const std::string_view a : allowed) {
       if (s == a) return std::string(s);
     }
   }
-  return Invalid(r.FieldPath(name), OneOfProblem(allowed));
+  return json::FieldError(r.FieldPath(name), OneOfProblem(allowed));
 }
 
 bj::array ToArray(const std::vector<std::string>& items) {
@@ -254,7 +236,8 @@ Result<bj::object> NormalizeInputField(const bj::object& in, size_t index,
   bj::object out;
   AGENTRY_ASSIGN_OR_RETURN(std::string slug, r.String("slug", Strict(1, 64)));
   if (!IsSlug(slug)) {
-    return Invalid(r.FieldPath("slug"), " must match ^[A-Za-z0-9_-]{1,64}$");
+    return json::FieldError(r.FieldPath("slug"),
+                            " must match ^[A-Za-z0-9_-]{1,64}$");
   }
   out.emplace("slug", std::move(slug));
   AGENTRY_ASSIGN_OR_RETURN(std::string type, r.String("type", Strict(1, 32)));
@@ -294,7 +277,7 @@ Result<bj::array> NormalizeInputFields(ObjectReader& top) {
                              ElementObject(*in, i, field));
     const std::string path = json::Index(field, i);
     AGENTRY_ASSIGN_OR_RETURN(bj::object f, NormalizeInputField(*elem, i, path));
-    std::string slug(View(f.at("slug").get_string()));
+    std::string slug(json::View(f.at("slug").get_string()));
     auto [it, inserted] = seen.emplace(std::move(slug), i);
     if (!inserted) {
       const std::string slug_field = json::Join(path, "slug");
@@ -342,8 +325,8 @@ Result<bj::object> NormalizeTool(const bj::object& in,
                            OptObject(r, "argument_bindings"));
   if (bindings != nullptr) {
     if (bindings->size() > 64) {
-      return Invalid(r.FieldPath("argument_bindings"),
-                     " must have at most 64 members");
+      return json::FieldError(r.FieldPath("argument_bindings"),
+                              " must have at most 64 members");
     }
     // Checked against the tool's parameter schema at publish time.
     out.emplace("argument_bindings", *bindings);
@@ -389,7 +372,7 @@ Result<bj::object> NormalizeInstruction(const bj::object& in,
   const bj::value* type = r.Raw("type");
   const std::string type_field = r.FieldPath("type");
   if (type == nullptr || type->is_null()) {
-    return Invalid(type_field, " is required");
+    return json::FieldError(type_field, " is required");
   }
   bj::object out;
   if (type->is_string() && type->get_string() == "reference") {
@@ -419,7 +402,7 @@ Result<bj::object> NormalizeInstruction(const bj::object& in,
     out.emplace("template", std::move(text));
     return out;
   }
-  return Invalid(type_field, " must be \"reference\" or \"inline\"");
+  return json::FieldError(type_field, " must be \"reference\" or \"inline\"");
 }
 
 Result<bj::object> NormalizeFirstStep(ObjectReader& top) {
@@ -483,7 +466,8 @@ Result<bj::object> NormalizeMetadata(ObjectReader& top) {
   bj::object out;
   if (in == nullptr) return out;
   const std::string field = top.FieldPath("metadata");
-  if (in->size() > 64) return Invalid(field, " must have at most 64 members");
+  if (in->size() > 64)
+    return json::FieldError(field, " must have at most 64 members");
   ObjectReader r(*in, field);
   for (const bj::key_value_pair& kv : *in) {
     const std::string_view key(kv.key().data(), kv.key().size());
@@ -505,7 +489,7 @@ Result<bj::object> NormalizeMetadata(ObjectReader& top) {
       }
       case bj::kind::double_:
         if (!std::isfinite(v.get_double())) {
-          return Invalid(r.FieldPath(key), " must be a finite number");
+          return json::FieldError(r.FieldPath(key), " must be a finite number");
         }
         out.emplace(key, v);
         break;
@@ -536,7 +520,7 @@ Result<bj::object> NormalizeAgentConfig(const bj::object& input) {
     }
     for (const std::string_view ro : kAgentReadOnlyFields) {
       if (name == ro) {
-        return Status::InvalidRequest(Quoted(name) + " is read-only",
+        return Status::InvalidRequest(json::Quoted(name) + " is read-only",
                                       std::string(name));
       }
     }
