@@ -146,8 +146,8 @@ class AgentService {
     }
   };
   template <class V>
-  using StringMap = std::unordered_map<std::string, V, StringHash,
-                                       std::equal_to<>>;
+  using StringMap =
+      std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
   mutable std::shared_mutex mu_;
   // agent id → entry. GUARDED_BY(mu_)

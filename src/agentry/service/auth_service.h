@@ -66,8 +66,7 @@ class AuthService {
     }
   };
   // hash of the key -> entry (looked up by string_view). GUARDED_BY(mu_)
-  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>
-      by_hash_;
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> by_hash_;
   // key id -> hash. GUARDED_BY(mu_)
   std::unordered_map<std::string, std::string> hash_by_id_;
 };
