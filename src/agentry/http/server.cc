@@ -23,6 +23,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <charconv>
 #include <cmath>
 #include <mutex>
 #include <thread>
@@ -307,6 +308,8 @@ class Server::Impl {
 
   awaitable<void> Session(std::shared_ptr<Conn> conn) {
     beast::flat_buffer buffer;
+    std::string head;  // response head buffer, reused
+    Request req;       // reused: its vectors keep their capacity
     for (;;) {
       conn->handling = false;
       if (stopping_) break;
@@ -366,14 +369,18 @@ class Server::Impl {
         }
         const std::string id = NewRequestId();
         Response resp = ErrorResponse(st, id);
-        co_await Write(*conn, resp, id, /*keep_alive=*/false, /*head=*/false);
+        co_await Write(*conn, head, resp, id, /*keep_alive=*/false,
+                       /*head_only=*/false);
         Record(nullptr, "-", resp.status, start, id, conn->remote);
         co_await DrainAndClose(*conn);
         break;
       }
       conn->handling = true;
       RawRequest& msg = parser.get();
-      Request req;
+      req.query.clear();
+      req.params.clear();
+      req.principal.reset();
+      req.on_io_thread = false;
       req.method = ParseMethod(std::string_view(msg.method_string().data(),
                                                 msg.method_string().size()));
       req.target = std::string_view(msg.target().data(), msg.target().size());
@@ -393,7 +400,12 @@ class Server::Impl {
       if (req.method == Method::kOptions && !origin.empty()) {
         resp = Preflight(req, origin_allowed);
       } else {
-        resp = co_await Handle(req, &route);
+        std::optional<Response> ready = Dispatch(req, &route);
+        if (ready) {
+          resp = std::move(*ready);
+        } else {
+          resp = co_await OnWorker(*route, req);
+        }
       }
       if (origin_allowed) {
         resp.headers.emplace_back("Access-Control-Allow-Origin",
@@ -405,8 +417,8 @@ class Server::Impl {
             "RateLimit-Remaining, RateLimit-Reset");
       }
       const bool keep_alive = msg.keep_alive() && !stopping_;
-      const bool ok = co_await Write(*conn, resp, req.request_id, keep_alive,
-                                     req.method == Method::kHead);
+      const bool ok = co_await Write(*conn, head, resp, req.request_id,
+                                     keep_alive, req.method == Method::kHead);
       Record(route, MethodName(req.method), resp.status, start, req.request_id,
              conn->remote);
       if (!ok) break;
@@ -424,7 +436,10 @@ class Server::Impl {
     conn->stream.socket().close(ignored);
   }
 
-  awaitable<Response> Handle(Request& req, const Route** matched) {
+  // Routes and runs the middleware chain and, for inline routes, the
+  // handler. Returns the answer, or nullopt when the matched route's handler
+  // must run on a worker (*matched is then set).
+  std::optional<Response> Dispatch(Request& req, const Route** matched) {
     boost::core::string_view target(req.target.data(), req.target.size());
     boost::system::result<boost::urls::url_view> parsed;
     if (target.starts_with("http://") || target.starts_with("https://")) {
@@ -433,12 +448,17 @@ class Server::Impl {
       parsed = boost::urls::parse_origin_form(target);
     }
     if (!parsed) {
-      co_return ErrorResponse(
+      return ErrorResponse(
           Status::InvalidRequest("invalid request target", "path"),
           req.request_id);
     }
-    for (auto seg : parsed->segments())
-      req.segments.push_back(std::string(seg));
+    // Reuse the strings of the connection's previous request.
+    size_t n = 0;
+    for (auto seg : parsed->segments()) {
+      if (n == req.segments.size()) req.segments.emplace_back();
+      req.segments[n++].assign(seg.data(), seg.size());
+    }
+    req.segments.resize(n);
     for (auto p : parsed->params()) {
       req.query.emplace_back(std::string(p.key), p.has_value
                                                      ? std::string(p.value)
@@ -453,10 +473,10 @@ class Server::Impl {
                                      " is not allowed here"),
             req.request_id, d);
         r.headers.emplace_back("Allow", m.allow);
-        co_return r;
+        return r;
       }
-      co_return ErrorResponse(Status::NotFound("no such route"), req.request_id,
-                              d);
+      return ErrorResponse(Status::NotFound("no such route"), req.request_id,
+                           d);
     }
     *matched = m.route;
     const Route& route = *m.route;
@@ -464,26 +484,32 @@ class Server::Impl {
     for (const Middleware& mw : middleware_) {
       Status st = mw(req, route);
       if (!st.ok()) {
-        co_return ErrorResponse(st, req.request_id, route.options.dialect);
+        return ErrorResponse(st, req.request_id, route.options.dialect);
       }
     }
     if (route.options.inline_first) {
       req.on_io_thread = true;
       std::optional<Response> r = Call(route, req);
-      if (r) co_return std::move(*r);
+      if (r) return r;
     }
     req.on_io_thread = false;
-    co_return co_await OnWorker(route, req);
+    return std::nullopt;
   }
 
   // A CORS preflight: allowed origins get the methods and headers they may
   // use; any other origin is refused with no CORS headers (DESIGN §6).
   Response Preflight(Request& req, bool allowed) {
     if (!allowed) {
+      std::vector<std::string> segments;
+      auto parsed = boost::urls::parse_origin_form(
+          boost::core::string_view(req.target.data(), req.target.size()));
+      if (parsed) {
+        for (auto seg : parsed->segments()) segments.emplace_back(seg);
+      }
       return ErrorResponse(
           Status::Forbidden("browser-origin requests are refused; call this "
                             "API from a server"),
-          req.request_id, DialectForPath(req.segments));
+          req.request_id, DialectForPath(segments));
     }
     Response r = NoContent();
     r.headers = {
@@ -529,14 +555,14 @@ class Server::Impl {
         use_awaitable);
   }
 
-  awaitable<bool> Write(Conn& conn, const Response& resp,
-                        std::string_view request_id, bool keep_alive,
-                        bool head) {
-    const std::string_view body = resp.BodyView();
-    std::string h;
-    h.reserve(192 + resp.headers.size() * 48);
+  // The status line and headers of `resp`, into `h` (reused per connection).
+  void BuildHead(std::string& h, const Response& resp,
+                 std::string_view request_id, bool keep_alive) {
+    h.clear();
     h += "HTTP/1.1 ";
-    h += std::to_string(resp.status);
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof(num), resp.status);
+    h.append(num, r.ptr);
     h += ' ';
     h += ReasonPhrase(resp.status);
     h += "\r\n";
@@ -547,7 +573,8 @@ class Server::Impl {
     }
     if (resp.status != 204 && resp.status != 304) {
       h += "Content-Length: ";
-      h += std::to_string(body.size());
+      r = std::to_chars(num, num + sizeof(num), resp.BodyView().size());
+      h.append(num, r.ptr);
       h += "\r\n";
     }
     h += "X-Request-Id: ";
@@ -561,12 +588,19 @@ class Server::Impl {
     }
     if (!keep_alive) h += "Connection: close\r\n";
     h += "\r\n";
+  }
+
+  // Writes `resp` (no body for HEAD, 204 and 304). False when the
+  // connection failed.
+  awaitable<bool> Write(Conn& conn, std::string& head, const Response& resp,
+                        std::string_view request_id, bool keep_alive,
+                        bool head_only) {
+    BuildHead(head, resp, request_id, keep_alive);
+    const std::string_view body = resp.BodyView();
+    const bool no_body = head_only || resp.status == 204 || resp.status == 304;
     std::array<asio::const_buffer, 2> bufs = {
-        asio::buffer(h),
-        asio::buffer(body.data(),
-                     (head || resp.status == 204 || resp.status == 304)
-                         ? 0
-                         : body.size())};
+        asio::buffer(head),
+        asio::buffer(body.data(), no_body ? 0 : body.size())};
     conn.stream.expires_after(opts_.request_timeout);
     auto [ec, n] = co_await asio::async_write(conn.stream, bufs, kTuple);
     co_return !ec;
