@@ -12,6 +12,10 @@ packages=(
   libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev
   python3 curl procps
+  # templates: Apache Velocity 1.7 as the differential oracle, a JDK to build
+  # its tiny runner; clang + libFuzzer for fuzz/; Google Benchmark for bench/.
+  velocity default-jre-headless default-jdk-headless
+  clang libclang-rt-14-dev libbenchmark-dev
 )
 
 missing=()

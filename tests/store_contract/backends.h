@@ -114,6 +114,8 @@ class StoreTest : public ::testing::Test {
   OrganizationStore& orgs() { return store_->organizations(); }
   ApiKeyStore& keys() { return store_->api_keys(); }
   AgentStore& agents() { return store_->agents(); }
+  ToolStore& tools() { return store_->tools(); }
+  InstructionStore& instructions() { return store_->instructions(); }
 
   // Creates an organization with its admin key; returns both.
   std::pair<Organization, ApiKey> CreateOrg(const std::string& name) {

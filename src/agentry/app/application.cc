@@ -14,7 +14,10 @@
 #include "agentry/http/server.h"
 #include "agentry/service/agent_service.h"
 #include "agentry/service/auth_service.h"
+#include "agentry/service/instruction_service.h"
+#include "agentry/service/references.h"
 #include "agentry/service/tenancy_service.h"
+#include "agentry/service/tool_service.h"
 #include "agentry/store/store.h"
 
 namespace agentry {
@@ -25,6 +28,9 @@ struct Application::Parts {
   std::unique_ptr<Store> store;
   std::unique_ptr<AuthService> auth;
   std::unique_ptr<TenancyService> tenancy;
+  std::unique_ptr<ToolService> tools;
+  std::unique_ptr<InstructionService> instructions;
+  std::unique_ptr<References> references;
   std::unique_ptr<AgentService> agents;
   http::Router router;
   std::unique_ptr<http::Server> server;
@@ -55,7 +61,12 @@ Status Application::Start() {
 
   p.auth = std::make_unique<AuthService>(*p.store, p.clock);
   p.tenancy = std::make_unique<TenancyService>(*p.store, *p.auth, p.clock);
-  p.agents = std::make_unique<AgentService>(*p.store, *p.auth, p.clock);
+  p.tools = std::make_unique<ToolService>(*p.store, p.clock);
+  p.instructions = std::make_unique<InstructionService>(*p.store, p.clock);
+  p.references =
+      std::make_unique<References>(*p.store, *p.instructions, p.clock);
+  p.agents = std::make_unique<AgentService>(*p.store, *p.auth, p.clock,
+                                            p.references.get());
   AGENTRY_ASSIGN_OR_RETURN(BootstrapOutcome boot,
                            p.tenancy->Bootstrap(secrets_.bootstrap_admin_key));
   if (boot.created) {
@@ -82,7 +93,9 @@ Status Application::Start() {
                               }});
   http::RegisterOrganizationRoutes(p.router, *p.tenancy);
   http::RegisterApiKeyRoutes(p.router, *p.tenancy);
-  http::RegisterAgentRoutes(p.router, *p.agents);
+  http::RegisterAgentRoutes(p.router, *p.agents, *p.references);
+  http::RegisterToolRoutes(p.router, *p.tools);
+  http::RegisterInstructionRoutes(p.router, *p.instructions, *p.references);
 
   http::ServerOptions so;
   so.host = host;

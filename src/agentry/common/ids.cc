@@ -71,4 +71,14 @@ std::string NewPrefixedId(std::string_view prefix, size_t n) {
   return std::string(prefix) + RandomAlnum(n);
 }
 
+bool IsPrefixedId(std::string_view s, std::string_view prefix) {
+  if (!s.starts_with(prefix) || s.size() == prefix.size()) return false;
+  for (const char c : s.substr(prefix.size())) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                    (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace agentry

@@ -18,4 +18,8 @@ bool IsUuid(std::string_view text);
 // `prefix` followed by `n` random [0-9A-Za-z] characters ("agt_" + …).
 std::string NewPrefixedId(std::string_view prefix, size_t n);
 
+// True when `s` is `prefix` followed by one or more of [0-9a-zA-Z_-]
+// ("tol_search", "ins_support-v2"). Any length.
+bool IsPrefixedId(std::string_view s, std::string_view prefix);
+
 }  // namespace agentry

@@ -95,4 +95,23 @@ std::string FoldCase(std::string_view s) {
   return out;
 }
 
+bool EtagListMatches(std::string_view header, std::string_view etag,
+                     bool weak) {
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view tag = header.substr(0, comma);
+    while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) {
+      tag.remove_prefix(1);
+    }
+    while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) {
+      tag.remove_suffix(1);
+    }
+    if (weak && tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == "*" || tag == etag) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 }  // namespace agentry

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "agentry/common/ids.h"
 #include "agentry/common/json.h"
 
 namespace agentry {
@@ -64,27 +65,6 @@ constexpr std::string_view kOutputParserFields[] = {"type"};
 bool IsIdChar(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
          (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
-}
-
-// Whether `s` is `prefix` followed by one or more of [0-9a-zA-Z_-].
-bool MatchesPrefixedId(std::string_view s, std::string_view prefix) {
-  if (!s.starts_with(prefix) || s.size() == prefix.size()) return false;
-  for (const char c : s.substr(prefix.size())) {
-    if (!IsIdChar(c)) return false;
-  }
-  return true;
-}
-
-// A prefixed id (^prefix[0-9a-zA-Z_-]+$, at most 64 characters).
-Status CheckPrefixedId(std::string_view s, std::string_view prefix,
-                       const std::string& field) {
-  if (!MatchesPrefixedId(s, prefix)) {
-    return json::FieldError(
-        field, " must match ^" + std::string(prefix) + "[0-9a-zA-Z_-]+$");
-  }
-  if (s.size() > 64)
-    return json::FieldError(field, " must be at most 64 characters");
-  return Status::Ok();
 }
 
 // Refuses every member of the reader's object not named in `names`.
@@ -318,7 +298,7 @@ Result<bj::object> NormalizeTool(const bj::object& in,
   ObjectReader r(in, path);
   AGENTRY_RETURN_IF_ERROR(RefuseUnknown(r, kToolFields));
   AGENTRY_ASSIGN_OR_RETURN(std::string id, r.String("id", Strict(1, 64)));
-  AGENTRY_RETURN_IF_ERROR(CheckPrefixedId(id, "tol_", r.FieldPath("id")));
+  AGENTRY_RETURN_IF_ERROR(ValidatePrefixedId(id, "tol_", r.FieldPath("id")));
   bj::object out;
   out.emplace("id", std::move(id));
   AGENTRY_ASSIGN_OR_RETURN(const bj::object* bindings,
@@ -378,7 +358,7 @@ Result<bj::object> NormalizeInstruction(const bj::object& in,
   if (type->is_string() && type->get_string() == "reference") {
     AGENTRY_RETURN_IF_ERROR(RefuseUnknown(r, kReferenceFields));
     AGENTRY_ASSIGN_OR_RETURN(std::string id, r.String("id", Strict(1, 64)));
-    AGENTRY_RETURN_IF_ERROR(CheckPrefixedId(id, "ins_", r.FieldPath("id")));
+    AGENTRY_RETURN_IF_ERROR(ValidatePrefixedId(id, "ins_", r.FieldPath("id")));
     AGENTRY_ASSIGN_OR_RETURN(auto version, r.OptInt("version", 1, kMaxInt32));
     out.emplace("type", "reference");
     out.emplace("id", std::move(id));
@@ -509,6 +489,18 @@ Result<bj::object> NormalizeMetadata(ObjectReader& top) {
 
 }  // namespace
 
+Status ValidatePrefixedId(std::string_view s, std::string_view prefix,
+                          const std::string& field) {
+  if (!IsPrefixedId(s, prefix)) {
+    return json::FieldError(
+        field, " must match ^" + std::string(prefix) + "[0-9a-zA-Z_-]+$");
+  }
+  if (s.size() > 64) {
+    return json::FieldError(field, " must be at most 64 characters");
+  }
+  return Status::Ok();
+}
+
 Result<bj::object> NormalizeAgentConfig(const bj::object& input) {
   // `key` and the read-only members first, so that they get their own
   // message rather than "unknown field".
@@ -576,7 +568,7 @@ Result<bj::object> NormalizeAgentConfig(const bj::object& input) {
 }
 
 Status ValidateAgentKey(std::string_view key) {
-  return CheckPrefixedId(key, "agt_", "key");
+  return ValidatePrefixedId(key, "agt_", "key");
 }
 
 }  // namespace agentry

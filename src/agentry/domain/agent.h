@@ -96,6 +96,12 @@ Result<boost::json::object> NormalizeAgentConfig(
 // kInvalidRequest (field "key") otherwise.
 Status ValidateAgentKey(std::string_view key);
 
+// `id` matches ^<prefix>[0-9a-zA-Z_-]+$ and is at most 64 characters;
+// kInvalidRequest naming `field` otherwise. Every prefixed id of the domain
+// (agt_, tol_, ins_) follows this rule.
+Status ValidatePrefixedId(std::string_view id, std::string_view prefix,
+                          const std::string& field);
+
 // The mutable head of an agent: its draft and which version is active.
 struct AgentRecord {
   std::string id;               // UUIDv7

@@ -7,6 +7,7 @@
 #include "agentry/common/crypto.h"
 #include "agentry/common/ids.h"
 #include "agentry/common/json.h"
+#include "agentry/common/text.h"
 
 namespace agentry::http {
 
@@ -56,6 +57,21 @@ Response NoContent() {
   Response r;
   r.status = 204;
   r.content_type.clear();
+  return r;
+}
+
+Response EntityResponse(const Request& req, int status, std::string etag,
+                        std::string serialized) {
+  Response r;
+  if (status == 200 &&
+      EtagListMatches(req.Header("If-None-Match"), etag, true)) {
+    r.status = 304;
+    r.content_type.clear();
+  } else {
+    r.status = status;
+    r.body = std::move(serialized);
+  }
+  r.headers.emplace_back("ETag", std::move(etag));
   return r;
 }
 
@@ -120,12 +136,23 @@ Result<PageParams> ParsePageParams(const Request& req, CursorKind kind) {
     }
     p.after = decoded->substr(kCursorMagic.size());
     const std::string& a = *p.after;
-    const bool shaped =
-        kind == CursorKind::kUuid
-            ? IsUuid(a)
-            : (a.size() <= 9 &&
-               a.find_first_not_of("0123456789") == std::string::npos &&
-               a.front() != '0');
+    bool shaped = false;
+    switch (kind) {
+      case CursorKind::kUuid:
+        shaped = IsUuid(a);
+        break;
+      case CursorKind::kKey:
+        shaped = a.size() <= 64 &&
+                 a.find_first_not_of(
+                     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "abcdefghijklmnopqrstuvwxyz_-") == std::string::npos;
+        break;
+      case CursorKind::kNumber:
+        shaped = a.size() <= 9 &&
+                 a.find_first_not_of("0123456789") == std::string::npos &&
+                 a.front() != '0';
+        break;
+    }
     if (!shaped) {
       return Status::InvalidRequest("cursor is not one this server issued",
                                     "cursor");
@@ -136,6 +163,44 @@ Result<PageParams> ParsePageParams(const Request& req, CursorKind kind) {
 
 std::string EncodeCursor(std::string_view last_id) {
   return Base64UrlEncode(std::string(kCursorMagic) + std::string(last_id));
+}
+
+Result<int> ParseVersionNumber(std::string_view text, std::string_view field) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size() ||
+      v < 1 || text.front() == '+' || text.front() == '0') {
+    return Status::InvalidRequest(
+        std::string(field) + " must be a version number (1, 2, …)",
+        std::string(field));
+  }
+  return v;
+}
+
+Result<std::optional<int>> VersionCursor(const PageParams& page) {
+  if (!page.after) return std::optional<int>();
+  auto n = ParseVersionNumber(*page.after, "cursor");
+  if (!n.ok()) {
+    return Status::InvalidRequest("cursor is not one this server issued",
+                                  "cursor");
+  }
+  return std::optional<int>(*n);
+}
+
+Result<boost::json::object> ParseOptionalJsonBody(const Request& req) {
+  if (req.body.empty()) return boost::json::object();
+  return ParseJsonBody(req);
+}
+
+Response PageWriter::Finish(bool has_more, std::string_view last) {
+  out_ += "],\"next_cursor\":";
+  if (has_more) {
+    out_ += json::Serialize(boost::json::value(EncodeCursor(last)));
+  } else {
+    out_ += "null";
+  }
+  out_ += "}";
+  return JsonResponse(200, std::move(out_));
 }
 
 }  // namespace agentry::http

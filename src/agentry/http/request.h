@@ -92,6 +92,11 @@ Response JsonResponse(int status, const boost::json::value& body);
 Response JsonResponse(int status, std::string serialized);
 // 204 with no body.
 Response NoContent();
+// A single resource with its strong ETag: `status` with `serialized`, or
+// 304 with no body when `status` is 200 and the request's If-None-Match
+// already names `etag`.
+Response EntityResponse(const Request& req, int status, std::string etag,
+                        std::string serialized);
 
 // The body as a strict JSON object: 415 unless Content-Type is
 // application/json (parameters such as charset=utf-8 allowed; `also` names
@@ -105,11 +110,38 @@ struct PageParams {
   size_t limit = 50;
   std::optional<std::string> after;  // decoded cursor
 };
-// What a list's cursor carries: the last id (a UUID) or a number (versions).
+// What a list's cursor carries: the last id (a UUID), a prefixed key
+// ([0-9A-Za-z_-], at most 64 characters, e.g. tol_…) or a number (versions).
 // A cursor that does not decode to one is refused (400, field "cursor").
-enum class CursorKind { kUuid, kNumber };
+enum class CursorKind { kUuid, kKey, kNumber };
 Result<PageParams> ParsePageParams(const Request& req,
                                    CursorKind kind = CursorKind::kUuid);
 std::string EncodeCursor(std::string_view last_id);
+// The version a kNumber cursor carries: nullopt on the first page.
+Result<std::optional<int>> VersionCursor(const PageParams& page);
+// Like ParseJsonBody, and an empty body is an empty object.
+Result<boost::json::object> ParseOptionalJsonBody(const Request& req);
+
+// A version number (1, 2, … up to 2^31-1, no sign, no leading zero) from a
+// path or query parameter; kInvalidRequest naming `field` otherwise.
+Result<int> ParseVersionNumber(std::string_view text, std::string_view field);
+
+// A list answer, {"data":[…],"next_cursor":"…"|null}, written item by item
+// from already serialised JSON.
+class PageWriter {
+ public:
+  PageWriter() : out_("{\"data\":[") {}
+  void Add(std::string_view serialized_item) {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+    out_ += serialized_item;
+  }
+  // 200 with next_cursor carrying `last` when `has_more`, else null.
+  Response Finish(bool has_more, std::string_view last);
+
+ private:
+  std::string out_;
+  bool first_ = true;
+};
 
 }  // namespace agentry::http

@@ -150,7 +150,10 @@ TEST(OpenApiTest, DocumentIsOpenApi31AndListsEveryRoute) {
   const auto& paths = doc.at("paths").as_object();
   for (const char* p :
        {"/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/organizations",
-        "/v1/api-keys", "/v1/api-keys/{id}"}) {
+        "/v1/api-keys", "/v1/api-keys/{id}", "/v1/agents", "/v1/agents/{id}",
+        "/v1/agents/{id}/publish", "/v1/agents/{id}/render", "/v1/tools",
+        "/v1/tools/{id}", "/v1/instructions", "/v1/instructions/{id}",
+        "/v1/instructions/{id}/versions", "/v1/instructions/{id}/render"}) {
     EXPECT_TRUE(paths.contains(p)) << p;
   }
 }

@@ -90,8 +90,9 @@ std::string SerializeAgentView(const AgentRecord& head,
   return json::Serialize(o);
 }
 
-AgentService::AgentService(Store& store, AuthService& auth, const Clock& clock)
-    : store_(store), auth_(auth), clock_(clock) {}
+AgentService::AgentService(Store& store, AuthService& auth, const Clock& clock,
+                           PublishResolver* resolver)
+    : store_(store), auth_(auth), clock_(clock), resolver_(resolver) {}
 
 bool AgentService::IfMatchHolds(std::string_view if_match,
                                 const AgentRecord& agent) {
@@ -396,9 +397,14 @@ Result<AgentView> AgentService::Publish(const Principal& caller,
       return Status::PreconditionFailed(
           "If-Match does not name the current version of agent " + head.key);
     }
-    auto version = store_.agents().Publish(caller.organization_id, head.id,
-                                           head.revision, head.draft, note,
-                                           caller.key_id, clock_.NowMs());
+    boost::json::object config = head.draft;
+    if (resolver_ != nullptr) {
+      AGENTRY_ASSIGN_OR_RETURN(
+          config, resolver_->ResolveForPublish(caller.organization_id, config));
+    }
+    auto version =
+        store_.agents().Publish(caller.organization_id, head.id, head.revision,
+                                config, note, caller.key_id, clock_.NowMs());
     if (!version.ok()) {
       if (version.status().code() == ErrorCode::kPreconditionFailed &&
           if_match.empty()) {
@@ -462,26 +468,43 @@ Result<Page<AgentVersionSummary>> AgentService::ListVersions(
                                       before_version, limit);
 }
 
+Result<boost::json::object> AgentService::ConfigOf(const AgentRecord& head,
+                                                   AgentRef ref) {
+  if (ref.draft) return head.draft;
+  auto v =
+      store_.agents().GetVersion(head.organization_id, head.id, ref.version);
+  if (!v.ok()) {
+    if (v.status().code() == ErrorCode::kNotFound) {
+      return Status::NotFound("agent " + head.key + " has no version " +
+                              std::to_string(ref.version));
+    }
+    return v.status();
+  }
+  return std::move(v->config);
+}
+
+Result<AgentConfigAt> AgentService::ConfigAt(const Principal& caller,
+                                             std::string_view id_or_key,
+                                             std::optional<AgentRef> ref) {
+  AGENTRY_ASSIGN_OR_RETURN(auto entry, Get(caller, id_or_key));
+  AgentConfigAt out{entry->head, {}};
+  if (!ref) {
+    out.config = entry->active ? entry->active->config : entry->head.draft;
+  } else if (!ref->draft && entry->active &&
+             entry->active->version == ref->version) {
+    out.config = entry->active->config;
+  } else {
+    AGENTRY_ASSIGN_OR_RETURN(out.config, ConfigOf(entry->head, *ref));
+  }
+  return out;
+}
+
 Result<boost::json::array> AgentService::Diff(const Principal& caller,
                                               std::string_view id_or_key,
                                               AgentRef from, AgentRef to) {
   AGENTRY_ASSIGN_OR_RETURN(AgentRecord head, LoadHead(caller, id_or_key));
-  auto config_of = [&](AgentRef ref,
-                       const char* field) -> Result<boost::json::object> {
-    if (ref.draft) return head.draft;
-    auto v = store_.agents().GetVersion(caller.organization_id, head.id,
-                                        ref.version);
-    if (!v.ok()) {
-      if (v.status().code() == ErrorCode::kNotFound) {
-        return Status::NotFound("agent " + head.key + " has no version " +
-                                std::to_string(ref.version));
-      }
-      return v.status();
-    }
-    return std::move(v->config);
-  };
-  AGENTRY_ASSIGN_OR_RETURN(boost::json::object a, config_of(from, "from"));
-  AGENTRY_ASSIGN_OR_RETURN(boost::json::object b, config_of(to, "to"));
+  AGENTRY_ASSIGN_OR_RETURN(boost::json::object a, ConfigOf(head, from));
+  AGENTRY_ASSIGN_OR_RETURN(boost::json::object b, ConfigOf(head, to));
   return json::Diff(a, b);
 }
 

@@ -60,10 +60,35 @@ struct AgentRef {
   int version = 0;
 };
 
+// What publishing checks beyond the agent's own rules: that the tools and
+// instructions a configuration refers to exist (service/references.h).
+class PublishResolver {
+ public:
+  virtual ~PublishResolver() = default;
+  // Returns the configuration to publish (instruction references pinned to
+  // a version), or kInvalidRequest naming the field at fault.
+  virtual Result<boost::json::object> ResolveForPublish(
+      std::string_view organization_id, const boost::json::object& config) = 0;
+};
+
+// An agent's head and one of its configurations.
+struct AgentConfigAt {
+  AgentRecord head;
+  boost::json::object config;
+};
+
 class AgentService {
  public:
-  // All references must outlive the service.
-  AgentService(Store& store, AuthService& auth, const Clock& clock);
+  // All references must outlive the service. `resolver` (may be null: no
+  // reference checks) is consulted by Publish.
+  AgentService(Store& store, AuthService& auth, const Clock& clock,
+               PublishResolver* resolver = nullptr);
+
+  // The configuration at `ref`; nullopt means the active version, else the
+  // draft (what a GET answers). kNotFound when the version does not exist.
+  Result<AgentConfigAt> ConfigAt(const Principal& caller,
+                                 std::string_view id_or_key,
+                                 std::optional<AgentRef> ref);
 
   // In-memory only. nullopt: not cached (call Get from a worker). Otherwise
   // the cached agent, or kNotFound / kForbidden.
@@ -134,10 +159,13 @@ class AgentService {
   std::shared_ptr<const CachedAgent> Find(std::string_view organization_id,
                                           std::string_view id_or_key) const;
   Status CheckGrant(const Principal& caller, const AgentRecord& head) const;
+  // The draft of `head`, or its version `ref.version` from the store.
+  Result<boost::json::object> ConfigOf(const AgentRecord& head, AgentRef ref);
 
   Store& store_;
   AuthService& auth_;
   const Clock& clock_;
+  PublishResolver* resolver_;
 
   struct StringHash {
     using is_transparent = void;

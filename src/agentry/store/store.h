@@ -20,7 +20,9 @@
 
 #include "agentry/common/status.h"
 #include "agentry/domain/agent.h"
+#include "agentry/domain/instruction.h"
 #include "agentry/domain/tenancy.h"
+#include "agentry/domain/tool.h"
 
 namespace agentry {
 
@@ -173,6 +175,76 @@ class AgentStore {
       std::optional<int> before_version, size_t limit) = 0;
 };
 
+// The tool registry. Another organization's tools are kNotFound everywhere.
+class ToolStore {
+ public:
+  virtual ~ToolStore() = default;
+
+  // Inserts a tool (revision 1). kConflict (field "id") when the id is taken
+  // in the organization.
+  virtual Status Create(const Tool& tool) = 0;
+
+  // kNotFound when absent.
+  virtual Result<Tool> Get(std::string_view organization_id,
+                           std::string_view id) = 0;
+
+  // The organization's tools by id ascending (byte order).
+  virtual Result<Page<Tool>> List(std::string_view organization_id,
+                                  const PageRequest& page) = 0;
+
+  // Replaces the configuration: revision + 1, updated_at = at_ms.
+  // kPreconditionFailed when `expected_revision` is set and differs.
+  virtual Result<Tool> Update(std::string_view organization_id,
+                              std::string_view id,
+                              std::optional<int64_t> expected_revision,
+                              const boost::json::object& config,
+                              int64_t at_ms) = 0;
+
+  // kPreconditionFailed as Update; kNotFound when absent.
+  virtual Status Delete(std::string_view organization_id, std::string_view id,
+                        std::optional<int64_t> expected_revision) = 0;
+};
+
+// Instructions and their immutable versions. Another organization's
+// instructions are kNotFound everywhere.
+class InstructionStore {
+ public:
+  virtual ~InstructionStore() = default;
+
+  // Inserts an instruction with `first` as its version 1 (whatever
+  // first.version holds). kConflict (field "id") when the id is taken in the
+  // organization.
+  virtual Status Create(const Instruction& first) = 0;
+
+  // Version `version`, or the latest when nullopt. kNotFound when the
+  // instruction or the version does not exist.
+  virtual Result<Instruction> Get(std::string_view organization_id,
+                                  std::string_view id,
+                                  std::optional<int> version) = 0;
+
+  // The organization's instructions (each at its latest version) by id
+  // ascending (byte order).
+  virtual Result<Page<Instruction>> List(std::string_view organization_id,
+                                         const PageRequest& page) = 0;
+
+  // Versions newest first, starting below `before_version` (nullopt: from
+  // the newest); at most `limit` (1–200). kNotFound when the instruction
+  // does not exist.
+  virtual Result<Page<Instruction>> ListVersions(
+      std::string_view organization_id, std::string_view id,
+      std::optional<int> before_version, size_t limit) = 0;
+
+  // Appends version latest + 1 holding `config`, made at `at_ms` by key
+  // `created_by`, and returns it. kPreconditionFailed when the latest
+  // version is not `expected_latest`; kNotFound when absent.
+  virtual Result<Instruction> AddVersion(std::string_view organization_id,
+                                         std::string_view id,
+                                         int expected_latest,
+                                         const boost::json::object& config,
+                                         int64_t at_ms,
+                                         const std::string& created_by) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -180,6 +252,8 @@ class Store {
   virtual OrganizationStore& organizations() = 0;
   virtual ApiKeyStore& api_keys() = 0;
   virtual AgentStore& agents() = 0;
+  virtual ToolStore& tools() = 0;
+  virtual InstructionStore& instructions() = 0;
 
   // Ok when the database answers a trivial query.
   virtual Status Ping() = 0;

@@ -9,30 +9,25 @@
 
 #include "agentry/common/clock.h"
 #include "agentry/common/json.h"
+#include "agentry/common/text.h"
 #include "agentry/http/error_mapping.h"
 #include "agentry/http/native/native.h"
 #include "agentry/service/agent_service.h"
+#include "agentry/service/references.h"
 
 namespace agentry::http {
 
 namespace {
 
-Result<int> ParseVersionNumber(std::string_view text, std::string_view field) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || p != text.data() + text.size() ||
-      v < 1 || text.front() == '+' || text.front() == '0') {
+Result<AgentRef> ParseRef(std::string_view text, std::string_view field) {
+  if (text == "draft") return AgentRef{true, 0};
+  auto v = ParseVersionNumber(text, field);
+  if (!v.ok()) {
     return Status::InvalidRequest(
         std::string(field) + " must be \"draft\" or a version number (1, 2, …)",
         std::string(field));
   }
-  return v;
-}
-
-Result<AgentRef> ParseRef(std::string_view text, std::string_view field) {
-  if (text == "draft") return AgentRef{true, 0};
-  AGENTRY_ASSIGN_OR_RETURN(int v, ParseVersionNumber(text, field));
-  return AgentRef{false, v};
+  return AgentRef{false, *v};
 }
 
 // 200 (or `status`) with the view and its ETag, or 304 when the client's
@@ -40,34 +35,15 @@ Result<AgentRef> ParseRef(std::string_view text, std::string_view field) {
 Response Answer(const Request& req, const AgentView& view, int status = 200) {
   Response r;
   r.headers.emplace_back("ETag", view.etag);
-  if (status == 200) {
-    std::string_view inm = req.Header("If-None-Match");
-    if (!inm.empty()) {
-      while (!inm.empty()) {
-        size_t comma = inm.find(',');
-        std::string_view tag = inm.substr(0, comma);
-        while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
-        while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
-        if (tag.rfind("W/", 0) == 0) tag.remove_prefix(2);  // weak compare
-        if (tag == "*" || tag == view.etag) {
-          r.status = 304;
-          r.content_type.clear();
-          return r;
-        }
-        if (comma == std::string_view::npos) break;
-        inm.remove_prefix(comma + 1);
-      }
-    }
+  if (status == 200 &&
+      EtagListMatches(req.Header("If-None-Match"), view.etag, true)) {
+    r.status = 304;
+    r.content_type.clear();
+    return r;
   }
   r.status = status;
   r.shared_body = view.body;
   return r;
-}
-
-// An optional JSON object body (empty body allowed).
-Result<boost::json::object> OptionalBody(const Request& req) {
-  if (req.body.empty()) return boost::json::object();
-  return ParseJsonBody(req);
 }
 
 Response Error(const Request& req, const Status& st) {
@@ -76,7 +52,8 @@ Response Error(const Request& req, const Status& st) {
 
 }  // namespace
 
-void RegisterAgentRoutes(Router& router, AgentService& agents) {
+void RegisterAgentRoutes(Router& router, AgentService& agents,
+                         References& references) {
   RouteOptions read;
   read.scope = Scope::kAgentsRead;
   RouteOptions read_hot = read;
@@ -124,20 +101,12 @@ void RegisterAgentRoutes(Router& router, AgentService& agents) {
         auto list = agents.List(*req.principal, std::move(filter),
                                 PageRequest{page->after, page->limit});
         if (!list.ok()) return Error(req, list.status());
-        std::string out = "{\"data\":[";
-        for (size_t i = 0; i < list->items.size(); ++i) {
-          if (i) out.push_back(',');
-          out += *list->items[i]->current.body;
-        }
-        out += "],\"next_cursor\":";
-        if (list->has_more && !list->items.empty()) {
-          out += json::Serialize(
-              boost::json::value(EncodeCursor(list->items.back()->head.id)));
-        } else {
-          out += "null";
-        }
-        out += "}";
-        return JsonResponse(200, std::move(out));
+        PageWriter out;
+        for (const auto& item : list->items) out.Add(*item->current.body);
+        return out.Finish(list->has_more && !list->items.empty(),
+                          list->has_more && !list->items.empty()
+                              ? std::string_view(list->items.back()->head.id)
+                              : std::string_view());
       });
 
   router.Add(Method::kGet, "/v1/agents/{id}", read_hot,
@@ -190,7 +159,7 @@ void RegisterAgentRoutes(Router& router, AgentService& agents) {
 
   router.Add(Method::kPost, "/v1/agents/{id}/publish", publish,
              [&agents](Request& req) -> std::optional<Response> {
-               auto body = OptionalBody(req);
+               auto body = ParseOptionalJsonBody(req);
                if (!body.ok()) return Error(req, body.status());
                json::ObjectReader r(*body);
                auto note = r.OptString(
@@ -204,43 +173,34 @@ void RegisterAgentRoutes(Router& router, AgentService& agents) {
                return Answer(req, *view, 201);
              });
 
-  router.Add(
-      Method::kGet, "/v1/agents/{id}/versions", read,
-      [&agents](Request& req) -> std::optional<Response> {
-        auto page = ParsePageParams(req, CursorKind::kNumber);
-        if (!page.ok()) return Error(req, page.status());
-        std::optional<int> before;
-        if (page->after) {
-          auto n = ParseVersionNumber(*page->after, "cursor");
-          if (!n.ok()) {
-            return Error(req,
-                         Status::InvalidRequest(
-                             "cursor is not one this server issued", "cursor"));
-          }
-          before = *n;
-        }
-        auto versions = agents.ListVersions(*req.principal, req.Param("id"),
-                                            before, page->limit);
-        if (!versions.ok()) return Error(req, versions.status());
-        boost::json::array data;
-        for (const AgentVersionSummary& v : versions->items) {
-          boost::json::object o;
-          o["version"] = v.version;
-          o["note"] = v.note;
-          o["published_at"] = FormatRfc3339Ms(v.published_at_ms);
-          o["published_by"] = v.published_by;
-          data.emplace_back(std::move(o));
-        }
-        boost::json::object out;
-        out["data"] = std::move(data);
-        if (versions->has_more && !versions->items.empty()) {
-          out["next_cursor"] =
-              EncodeCursor(std::to_string(versions->items.back().version));
-        } else {
-          out["next_cursor"] = nullptr;
-        }
-        return JsonResponse(200, boost::json::value(std::move(out)));
-      });
+  router.Add(Method::kGet, "/v1/agents/{id}/versions", read,
+             [&agents](Request& req) -> std::optional<Response> {
+               auto page = ParsePageParams(req, CursorKind::kNumber);
+               if (!page.ok()) return Error(req, page.status());
+               auto before = VersionCursor(*page);
+               if (!before.ok()) return Error(req, before.status());
+               auto versions = agents.ListVersions(
+                   *req.principal, req.Param("id"), *before, page->limit);
+               if (!versions.ok()) return Error(req, versions.status());
+               boost::json::array data;
+               for (const AgentVersionSummary& v : versions->items) {
+                 boost::json::object o;
+                 o["version"] = v.version;
+                 o["note"] = v.note;
+                 o["published_at"] = FormatRfc3339Ms(v.published_at_ms);
+                 o["published_by"] = v.published_by;
+                 data.emplace_back(std::move(o));
+               }
+               boost::json::object out;
+               out["data"] = std::move(data);
+               if (versions->has_more && !versions->items.empty()) {
+                 out["next_cursor"] = EncodeCursor(
+                     std::to_string(versions->items.back().version));
+               } else {
+                 out["next_cursor"] = nullptr;
+               }
+               return JsonResponse(200, boost::json::value(std::move(out)));
+             });
 
   router.Add(Method::kGet, "/v1/agents/{id}/versions/{n}", read,
              [&agents](Request& req) -> std::optional<Response> {
@@ -256,7 +216,7 @@ void RegisterAgentRoutes(Router& router, AgentService& agents) {
              [&agents](Request& req) -> std::optional<Response> {
                auto n = ParseVersionNumber(req.Param("n"), "version");
                if (!n.ok()) return Error(req, n.status());
-               auto body = OptionalBody(req);
+               auto body = ParseOptionalJsonBody(req);
                if (!body.ok()) return Error(req, body.status());
                if (Status st = json::ObjectReader(*body).Finish(); !st.ok()) {
                  return Error(req, st);
@@ -291,6 +251,46 @@ void RegisterAgentRoutes(Router& router, AgentService& agents) {
         Response r = JsonResponse(200, boost::json::value(std::move(*patch)));
         r.content_type = "application/json-patch+json";
         return r;
+      });
+
+  // The version to render: "draft", a number, or absent (what a GET
+  // answers).
+  router.Add(
+      Method::kPost, "/v1/agents/{id}/render", read,
+      [&agents, &references](Request& req) -> std::optional<Response> {
+        auto body = ParseOptionalJsonBody(req);
+        if (!body.ok()) return Error(req, body.status());
+        json::ObjectReader r(*body);
+        auto session = ParseRenderSession(r);
+        if (!session.ok()) return Error(req, session.status());
+        std::optional<AgentRef> ref;
+        if (const boost::json::value* v = r.Raw("version");
+            v != nullptr && !v->is_null()) {
+          if (v->is_string() && v->get_string() == "draft") {
+            ref = AgentRef{true, 0};
+          } else if (v->is_int64() && v->get_int64() >= 1 &&
+                     v->get_int64() <= INT_MAX) {
+            ref = AgentRef{false, static_cast<int>(v->get_int64())};
+          } else {
+            return Error(req, Status::InvalidRequest(
+                                  "version must be \"draft\" or a version "
+                                  "number (1, 2, …)",
+                                  "version"));
+          }
+        }
+        if (Status st = r.Finish(); !st.ok()) return Error(req, st);
+        auto agent = agents.ConfigAt(*req.principal, req.Param("id"), ref);
+        if (!agent.ok()) return Error(req, agent.status());
+        auto rendered = references.RenderAgent(*agent, *session);
+        if (!rendered.ok()) return Error(req, rendered.status());
+        boost::json::array list;
+        for (RenderedInstruction& item : *rendered) {
+          list.emplace_back(boost::json::object{
+              {"name", std::move(item.name)}, {"text", std::move(item.text)}});
+        }
+        boost::json::object out;
+        out["instructions"] = std::move(list);
+        return JsonResponse(200, boost::json::value(std::move(out)));
       });
 }
 

@@ -14,8 +14,16 @@
 #include "agentry/store/sqlite/group_commit.h"
 #include "agentry/store/sqlite/sqlite_db.h"
 #include "agentry/store/sqlite/sqlite_store.h"
+#include "agentry/store/sqlite/sqlite_util.h"
 
 namespace agentry {
+
+using sqlite::CheckLimit;
+using sqlite::InReadTransaction;
+using sqlite::ParseObject;
+using sqlite::ReadPage;
+using sqlite::ToJson;
+using sqlite::ToJsonArray;
 
 namespace {
 
@@ -55,28 +63,6 @@ Status AgentNotFound(std::string_view id_or_key) {
 }
 
 // ---- JSON columns ----
-
-std::string ToJson(const boost::json::object& object) {
-  return boost::json::serialize(object);
-}
-
-Result<boost::json::object> ParseObject(const std::string& text,
-                                        std::string_view what) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
-  if (ec || !v.is_object()) {
-    return Status::Internal("stored " + std::string(what) +
-                            " is not a JSON object");
-  }
-  return std::move(v.get_object());
-}
-
-std::string ToJsonArray(const std::vector<std::string>& items) {
-  boost::json::array array;
-  array.reserve(items.size());
-  for (const std::string& s : items) array.emplace_back(s);
-  return boost::json::serialize(array);
-}
 
 // The name and enabled flag of a configuration: what current_name and
 // current_enabled are set from. `enabled` defaults to true.
@@ -185,27 +171,6 @@ Result<HeadInfo> FindHead(SqliteConnection& c, std::string_view organization_id,
                                       std::to_string(*expected_revision));
   }
   return head;
-}
-
-// Runs `fn` (returning Result<T>) inside one read transaction, so that its
-// statements share one snapshot.
-template <class T, class Fn>
-Result<T> InReadTransaction(SqliteConnection& c, Fn&& fn) {
-  AGENTRY_RETURN_IF_ERROR(c.Exec("BEGIN"));
-  Result<T> result = fn();
-  const Status ended = c.Exec("COMMIT");
-  if (!ended.ok()) {
-    if (c.InTransaction()) (void)c.Exec("ROLLBACK");
-    if (result.ok()) return ended;
-  }
-  return result;
-}
-
-Status CheckLimit(size_t limit) {
-  if (limit < 1 || limit > 200) {
-    return Status::InvalidRequest("limit must be between 1 and 200", "limit");
-  }
-  return Status::Ok();
 }
 
 // Turns SQLite's constraint failures on inserting an agent into the
@@ -325,18 +290,7 @@ Result<Page<AgentRecord>> SqliteAgentStore::List(
     if (only_ids) stmt.Bind(++i, *only_ids);
     stmt.Bind(++i, static_cast<int64_t>(page.limit) + 1);
 
-    Page<AgentRecord> out;
-    while (true) {
-      AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      if (out.items.size() == page.limit) {
-        out.has_more = true;
-        break;
-      }
-      AGENTRY_ASSIGN_OR_RETURN(AgentRecord agent, ReadAgent(stmt));
-      out.items.push_back(std::move(agent));
-    }
-    return out;
+    return ReadPage<AgentRecord>(stmt, page.limit, ReadAgent);
   });
 }
 
@@ -572,22 +526,16 @@ Result<Page<AgentVersionSummary>> SqliteAgentStore::ListVersions(
                         "FROM agent_versions WHERE agent_id = ? "
                         "AND version < ? ORDER BY version DESC LIMIT ?"));
           stmt.BindAll(head.id, below, static_cast<int64_t>(limit) + 1);
-          Page<AgentVersionSummary> out;
-          while (true) {
-            AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
-            if (!row) break;
-            if (out.items.size() == limit) {
-              out.has_more = true;
-              break;
-            }
-            AgentVersionSummary s;
-            s.version = static_cast<int>(stmt.Int64(0));
-            s.note = stmt.Text(1);
-            s.published_at_ms = stmt.Int64(2);
-            s.published_by = stmt.Text(3);
-            out.items.push_back(std::move(s));
-          }
-          return out;
+          return ReadPage<AgentVersionSummary>(
+              stmt, limit,
+              [](const SqliteStatement& row) -> Result<AgentVersionSummary> {
+                AgentVersionSummary s;
+                s.version = static_cast<int>(row.Int64(0));
+                s.note = row.Text(1);
+                s.published_at_ms = row.Int64(2);
+                s.published_by = row.Text(3);
+                return s;
+              });
         });
   });
 }

@@ -10,8 +10,12 @@
 #include "agentry/store/sqlite/group_commit.h"
 #include "agentry/store/sqlite/sqlite_agent_store.h"
 #include "agentry/store/sqlite/sqlite_db.h"
+#include "agentry/store/sqlite/sqlite_registry_store.h"
+#include "agentry/store/sqlite/sqlite_util.h"
 
 namespace agentry {
+
+using sqlite::ToJsonArray;
 
 namespace {
 
@@ -26,13 +30,6 @@ bool Contains(std::string_view haystack, std::string_view needle) {
 }
 
 // ---- string vectors as JSON arrays ----
-
-std::string ToJsonArray(const std::vector<std::string>& items) {
-  boost::json::array array;
-  array.reserve(items.size());
-  for (const std::string& s : items) array.emplace_back(s);
-  return boost::json::serialize(array);
-}
 
 Result<std::vector<std::string>> FromJsonArray(const std::string& text,
                                                std::string_view what) {
@@ -416,6 +413,8 @@ SqliteStore::~SqliteStore() {
   organizations_.reset();
   api_keys_.reset();
   agents_.reset();
+  tools_.reset();
+  instructions_.reset();
   if (writer_) writer_->Shutdown();
   readers_.reset();
   writer_.reset();
@@ -465,6 +464,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
       std::make_unique<SqliteApiKeyStore>(*store->writer_, *store->readers_);
   store->agents_ =
       std::make_unique<SqliteAgentStore>(*store->writer_, *store->readers_);
+  store->tools_ =
+      std::make_unique<SqliteToolStore>(*store->writer_, *store->readers_);
+  store->instructions_ = std::make_unique<SqliteInstructionStore>(
+      *store->writer_, *store->readers_);
   return store;
 }
 
@@ -473,6 +476,10 @@ OrganizationStore& SqliteStore::organizations() { return *organizations_; }
 ApiKeyStore& SqliteStore::api_keys() { return *api_keys_; }
 
 AgentStore& SqliteStore::agents() { return *agents_; }
+
+ToolStore& SqliteStore::tools() { return *tools_; }
+
+InstructionStore& SqliteStore::instructions() { return *instructions_; }
 
 Status SqliteStore::Ping() {
   return readers_->With([](SqliteConnection& c) -> Status {

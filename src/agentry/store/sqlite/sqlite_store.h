@@ -32,6 +32,8 @@ class GroupCommitWriter;
 class SqliteOrganizationStore;
 class SqliteApiKeyStore;
 class SqliteAgentStore;
+class SqliteToolStore;
+class SqliteInstructionStore;
 
 // A fixed set of read-only connections, shared by the aggregate stores of
 // one SqliteStore. With() borrows one (waiting while all are busy), runs
@@ -98,6 +100,8 @@ class SqliteStore final : public Store {
   OrganizationStore& organizations() override;
   ApiKeyStore& api_keys() override;
   AgentStore& agents() override;
+  ToolStore& tools() override;
+  InstructionStore& instructions() override;
   Status Ping() override;
   std::string_view backend() const override { return "sqlite"; }
 
@@ -111,6 +115,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<SqliteOrganizationStore> organizations_;
   std::unique_ptr<SqliteApiKeyStore> api_keys_;
   std::unique_ptr<SqliteAgentStore> agents_;
+  std::unique_ptr<SqliteToolStore> tools_;
+  std::unique_ptr<SqliteInstructionStore> instructions_;
 };
 
 }  // namespace agentry

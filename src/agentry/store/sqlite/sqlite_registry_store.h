@@ -1,0 +1,75 @@
+// The SQLite ToolStore and InstructionStore (store.h states the contracts),
+// parts of SqliteStore.
+//
+// Tables `tools`, `instructions` and `instruction_versions`
+// (migrations/sqlite/0003_registry.sql); configurations are stored as
+// serialised canonical JSON. Every mutation is one job of the store's
+// GroupCommitWriter (checks and change in one transaction, durable when the
+// call returns); reads borrow a connection from the read pool.
+//
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "agentry/common/status.h"
+#include "agentry/store/store.h"
+
+namespace agentry {
+
+class GroupCommitWriter;
+class SqliteReadPool;
+
+class SqliteToolStore final : public ToolStore {
+ public:
+  // Both must outlive the store.
+  SqliteToolStore(GroupCommitWriter& writer, SqliteReadPool& readers)
+      : writer_(writer), readers_(readers) {}
+
+  Status Create(const Tool& tool) override;
+  Result<Tool> Get(std::string_view organization_id,
+                   std::string_view id) override;
+  Result<Page<Tool>> List(std::string_view organization_id,
+                          const PageRequest& page) override;
+  Result<Tool> Update(std::string_view organization_id, std::string_view id,
+                      std::optional<int64_t> expected_revision,
+                      const boost::json::object& config,
+                      int64_t at_ms) override;
+  Status Delete(std::string_view organization_id, std::string_view id,
+                std::optional<int64_t> expected_revision) override;
+
+ private:
+  GroupCommitWriter& writer_;
+  SqliteReadPool& readers_;
+};
+
+class SqliteInstructionStore final : public InstructionStore {
+ public:
+  // Both must outlive the store.
+  SqliteInstructionStore(GroupCommitWriter& writer, SqliteReadPool& readers)
+      : writer_(writer), readers_(readers) {}
+
+  Status Create(const Instruction& first) override;
+  Result<Instruction> Get(std::string_view organization_id, std::string_view id,
+                          std::optional<int> version) override;
+  Result<Page<Instruction>> List(std::string_view organization_id,
+                                 const PageRequest& page) override;
+  Result<Page<Instruction>> ListVersions(std::string_view organization_id,
+                                         std::string_view id,
+                                         std::optional<int> before_version,
+                                         size_t limit) override;
+  Result<Instruction> AddVersion(std::string_view organization_id,
+                                 std::string_view id, int expected_latest,
+                                 const boost::json::object& config,
+                                 int64_t at_ms,
+                                 const std::string& created_by) override;
+
+ private:
+  GroupCommitWriter& writer_;
+  SqliteReadPool& readers_;
+};
+
+}  // namespace agentry
