@@ -1,8 +1,11 @@
 #include "agentry/app/application.h"
 
+#include <sodium.h>
+
 #include <cstdio>
 #include <thread>
 
+#include "agentry/app/master_key.h"
 #include "agentry/common/clock.h"
 #include "agentry/common/crypto.h"
 #include "agentry/common/log.h"
@@ -15,6 +18,7 @@
 #include "agentry/service/agent_service.h"
 #include "agentry/service/auth_service.h"
 #include "agentry/service/instruction_service.h"
+#include "agentry/service/lease_service.h"
 #include "agentry/service/references.h"
 #include "agentry/service/tenancy_service.h"
 #include "agentry/service/tool_service.h"
@@ -32,6 +36,7 @@ struct Application::Parts {
   std::unique_ptr<InstructionService> instructions;
   std::unique_ptr<References> references;
   std::unique_ptr<AgentService> agents;
+  std::unique_ptr<LeaseService> leases;
   http::Router router;
   std::unique_ptr<http::Server> server;
 };
@@ -67,6 +72,14 @@ Status Application::Start() {
       std::make_unique<References>(*p.store, *p.instructions, p.clock);
   p.agents = std::make_unique<AgentService>(*p.store, *p.auth, p.clock,
                                             p.references.get());
+  {
+    AGENTRY_ASSIGN_OR_RETURN(std::string key,
+                             LoadMasterKey(secrets_.master_key, config_.store));
+    AGENTRY_ASSIGN_OR_RETURN(SecretBox box, SecretBox::FromKey(key));
+    sodium_memzero(key.data(), key.size());
+    p.leases = std::make_unique<LeaseService>(*p.store, p.clock, box);
+  }
+  AGENTRY_RETURN_IF_ERROR(p.leases->Load());
   AGENTRY_ASSIGN_OR_RETURN(BootstrapOutcome boot,
                            p.tenancy->Bootstrap(secrets_.bootstrap_admin_key));
   if (boot.created) {
@@ -96,6 +109,9 @@ Status Application::Start() {
   http::RegisterAgentRoutes(p.router, *p.agents, *p.references);
   http::RegisterToolRoutes(p.router, *p.tools);
   http::RegisterInstructionRoutes(p.router, *p.instructions, *p.references);
+  http::RegisterProfileRoutes(p.router, *p.leases);
+  http::RegisterPoolRoutes(p.router, *p.leases);
+  http::RegisterLeaseRoutes(p.router, *p.leases);
 
   http::ServerOptions so;
   so.host = host;
@@ -105,6 +121,7 @@ Status Application::Start() {
                       : std::max(1u, std::thread::hardware_concurrency());
   so.worker_threads = config_.workers;
   so.allowed_origins = config_.allow_origins;
+  so.on_shutdown = [leases = p.leases.get()] { leases->Shutdown(); };
   std::vector<http::Middleware> chain = {
       http::OriginCheck(config_.allow_origins),
       http::Authenticate(*p.auth),
@@ -128,7 +145,8 @@ uint16_t Application::port() const {
 void Application::Run() {
   parts_->server->Run();
   parts_->server.reset();
-  parts_->store.reset();  // closes the store after the last request
+  parts_->leases.reset();  // before the store it writes to
+  parts_->store.reset();   // closes the store after the last request
   log::Info("stopped");
   log::Flush();
 }

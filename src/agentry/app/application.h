@@ -20,6 +20,9 @@ namespace agentry {
 struct Secrets {
   // AGENTRY_BOOTSTRAP_ADMIN_KEY: the first admin key's value.
   std::optional<std::string> bootstrap_admin_key;
+  // AGENTRY_MASTER_KEY: base64 of the 32-byte key that seals profile
+  // secrets (else master.key beside a SQLite store).
+  std::optional<std::string> master_key;
 };
 
 class Application {

@@ -109,6 +109,9 @@ int RunCli(int argc, char** argv) {
   if (const char* k = std::getenv("AGENTRY_BOOTSTRAP_ADMIN_KEY")) {
     secrets.bootstrap_admin_key = k;
   }
+  if (const char* k = std::getenv("AGENTRY_MASTER_KEY")) {
+    secrets.master_key = k;
+  }
   Application application(std::move(config).value(), std::move(secrets));
   Status st = application.Start();
   if (!st.ok()) {

@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <string>
+
 namespace agentry {
 
 bool InitCrypto() { return sodium_init() >= 0; }
@@ -84,6 +87,84 @@ std::string Base64Encode(std::string_view bytes) {
 }
 std::optional<std::string> Base64Decode(std::string_view text) {
   return Decode(text, sodium_base64_VARIANT_ORIGINAL);
+}
+
+// ---------------------------------------------------------------- SecretBox
+
+namespace {
+
+constexpr std::string_view kSealedPrefix = "v1.";
+constexpr size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+static_assert(SecretBox::kKeyBytes ==
+              crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+// The nonce || ciphertext || tag of a sealed text; nullopt when `sealed` is
+// not one.
+std::optional<std::string> SealedPayload(std::string_view sealed) {
+  if (!sealed.starts_with(kSealedPrefix)) return std::nullopt;
+  std::optional<std::string> raw =
+      Base64UrlDecode(sealed.substr(kSealedPrefix.size()));
+  if (!raw || raw->size() < kNonceBytes + kTagBytes) return std::nullopt;
+  return raw;
+}
+
+}  // namespace
+
+Result<SecretBox> SecretBox::FromKey(std::string_view key) {
+  if (key.size() != kKeyBytes) {
+    return Status::InvalidRequest("an encryption key must be exactly " +
+                                  std::to_string(kKeyBytes) + " bytes, not " +
+                                  std::to_string(key.size()));
+  }
+  SecretBox box;
+  std::copy(key.begin(), key.end(), box.key_.begin());
+  return box;
+}
+
+SecretBox::~SecretBox() { sodium_memzero(key_.data(), key_.size()); }
+
+std::string SecretBox::Seal(std::string_view plaintext,
+                            std::string_view ad) const {
+  std::string raw(kNonceBytes + plaintext.size() + kTagBytes, '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(raw.data());
+  randombytes_buf(nonce, kNonceBytes);
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      nonce + kNonceBytes, &written, Bytes(plaintext), plaintext.size(),
+      Bytes(ad), ad.size(), nullptr, nonce, key_.data());
+  raw.resize(kNonceBytes + written);
+  std::string out(kSealedPrefix);
+  out += Base64UrlEncode(raw);
+  return out;
+}
+
+Result<std::string> SecretBox::Open(std::string_view sealed,
+                                    std::string_view ad) const {
+  std::optional<std::string> raw = SealedPayload(sealed);
+  if (!raw) return Status::Internal("a sealed secret is malformed");
+  const auto* nonce = Bytes(*raw);
+  const size_t cipher_bytes = raw->size() - kNonceBytes;
+  std::string plain(cipher_bytes - kTagBytes, '\0');
+  unsigned long long read = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(plain.data()), &read, nullptr,
+          nonce + kNonceBytes, cipher_bytes, Bytes(ad), ad.size(), nonce,
+          key_.data()) != 0) {
+    return Status::Internal(
+        "a sealed secret does not open: another key or owner sealed it, or "
+        "it was altered");
+  }
+  plain.resize(read);
+  return plain;
+}
+
+bool LooksSealed(std::string_view text) {
+  return SealedPayload(text).has_value();
 }
 
 }  // namespace agentry

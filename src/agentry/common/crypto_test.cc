@@ -5,6 +5,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace agentry {
 namespace {
@@ -151,6 +153,168 @@ TEST_F(CryptoTest, Base64UrlRefusesInvalidInput) {
   EXPECT_EQ(Base64UrlDecode("Z"), std::nullopt);     // truncated
   EXPECT_EQ(Base64UrlDecode("Zm9v!"), std::nullopt);
   EXPECT_EQ(Base64UrlDecode("Zm 9v"), std::nullopt);
+}
+
+// ---------------------------------------------------------------- SecretBox
+
+SecretBox Box(const std::string& key) {
+  Result<SecretBox> box = SecretBox::FromKey(key);
+  EXPECT_TRUE(box.ok()) << box.status().ToString();
+  return std::move(box).value();
+}
+
+TEST_F(CryptoTest, SecretBoxNeedsA32ByteKey) {
+  EXPECT_TRUE(SecretBox::FromKey(RandomBytes(32)).ok());
+  for (size_t n : {0, 1, 16, 31, 33, 64}) {
+    const std::string key = RandomBytes(n);
+    Result<SecretBox> box = SecretBox::FromKey(key);
+    ASSERT_FALSE(box.ok()) << n;
+    EXPECT_EQ(box.status().code(), ErrorCode::kInvalidRequest);
+    if (n >= 16) {  // the message never shows the key
+      EXPECT_EQ(box.status().message().find(key), std::string::npos);
+    }
+  }
+}
+
+TEST_F(CryptoTest, SecretBoxRoundTrip) {
+  const SecretBox box = Box(RandomBytes(32));
+  const std::string sealed = box.Seal("hunter2", "org/profile");
+  EXPECT_TRUE(sealed.starts_with("v1.")) << sealed;
+  EXPECT_EQ(sealed.find("hunter2"), std::string::npos);
+  // base64url only, so it sits in JSON and SQL text unescaped.
+  for (char c : sealed.substr(3)) {
+    EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                (c >= 'A' && c <= 'Z') || c == '-' || c == '_')
+        << c;
+  }
+  Result<std::string> opened = box.Open(sealed, "org/profile");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, "hunter2");
+  EXPECT_TRUE(LooksSealed(sealed));
+}
+
+TEST_F(CryptoTest, SecretBoxBinaryPlaintextAndEmptyAd) {
+  const SecretBox box = Box(RandomBytes(32));
+  const std::string all = AllBytes();
+  Result<std::string> opened = box.Open(box.Seal(all, ""), "");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, all);
+}
+
+TEST_F(CryptoTest, SecretBoxUsesARandomNonce) {
+  const SecretBox box = Box(RandomBytes(32));
+  const std::string a = box.Seal("same", "ad");
+  const std::string b = box.Seal("same", "ad");
+  EXPECT_NE(a, b);
+  // Different nonces, so the first 24 bytes differ too.
+  EXPECT_NE(Base64UrlDecode(a.substr(3))->substr(0, 24),
+            Base64UrlDecode(b.substr(3))->substr(0, 24));
+  EXPECT_EQ(*box.Open(a, "ad"), "same");
+  EXPECT_EQ(*box.Open(b, "ad"), "same");
+}
+
+TEST_F(CryptoTest, SecretBoxEmptyPlaintext) {
+  const SecretBox box = Box(RandomBytes(32));
+  const std::string sealed = box.Seal("", "ad");
+  // Nonce and tag only: 40 bytes, 54 base64url characters.
+  EXPECT_EQ(sealed.size(), 3u + 54u);
+  EXPECT_TRUE(LooksSealed(sealed));
+  Result<std::string> opened = box.Open(sealed, "ad");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, "");
+}
+
+TEST_F(CryptoTest, SecretBoxLargePlaintext) {
+  const SecretBox box = Box(RandomBytes(32));
+  std::string big = RandomBytes(16 * 1024);
+  const std::string sealed = box.Seal(big, "ad");
+  EXPECT_EQ(Base64UrlDecode(sealed.substr(3))->size(), 24 + big.size() + 16);
+  Result<std::string> opened = box.Open(sealed, "ad");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, big);
+}
+
+void ExpectRefused(const Result<std::string>& r, std::string_view secret) {
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInternal);
+  EXPECT_EQ(r.status().message().find(secret), std::string::npos)
+      << r.status().message();
+}
+
+TEST_F(CryptoTest, SecretBoxRefusesAnotherKey) {
+  const std::string key = RandomBytes(32);
+  const SecretBox box = Box(key);
+  std::string other_key = key;
+  other_key[31] ^= 1;
+  const SecretBox other = Box(other_key);
+  const std::string sealed = box.Seal("top secret", "ad");
+  ExpectRefused(other.Open(sealed, "ad"), "top secret");
+  ExpectRefused(Box(RandomBytes(32)).Open(sealed, "ad"), "top secret");
+}
+
+TEST_F(CryptoTest, SecretBoxRefusesAnotherAd) {
+  const SecretBox box = Box(RandomBytes(32));
+  const std::string sealed = box.Seal("top secret", "org-a/prof-1");
+  ExpectRefused(box.Open(sealed, "org-a/prof-2"), "top secret");
+  ExpectRefused(box.Open(sealed, "org-b/prof-1"), "top secret");
+  ExpectRefused(box.Open(sealed, ""), "top secret");
+  EXPECT_TRUE(box.Open(sealed, "org-a/prof-1").ok());
+}
+
+TEST_F(CryptoTest, SecretBoxRefusesEveryFlippedByte) {
+  const SecretBox box = Box(RandomBytes(32));
+  const std::string sealed = box.Seal("top secret", "ad");
+  const std::string raw = *Base64UrlDecode(sealed.substr(3));
+  // Nonce, ciphertext and tag: every byte is authenticated.
+  for (size_t i = 0; i < raw.size(); ++i) {
+    std::string tampered = raw;
+    tampered[i] ^= 0x01;
+    ExpectRefused(box.Open("v1." + Base64UrlEncode(tampered), "ad"),
+                  "top secret");
+  }
+  // Truncated or extended.
+  ExpectRefused(
+      box.Open("v1." + Base64UrlEncode(raw.substr(0, raw.size() - 1)), "ad"),
+      "top secret");
+  ExpectRefused(box.Open("v1." + Base64UrlEncode(raw + "x"), "ad"),
+                "top secret");
+}
+
+TEST_F(CryptoTest, SecretBoxRefusesMalformedText) {
+  const SecretBox box = Box(RandomBytes(32));
+  const std::string sealed = box.Seal("top secret", "ad");
+  const std::string body = sealed.substr(3);
+  const std::string short_body = Base64UrlEncode(std::string(39, 'x'));
+  for (const std::string& bad : {
+           std::string(""), std::string("v1."), std::string("v1"),
+           std::string("top secret"),
+           "v2." + body,         // unknown version
+           "V1." + body,         // prefix is case-sensitive
+           body,                 // no prefix
+           "v1." + body + "=",   // padding
+           "v1." + body + "\n",  // trailing newline
+           "v1. " + body,        // whitespace
+           "v1." + Base64Encode(*Base64UrlDecode(body)) + "+/",  // alphabet
+           "v1." + short_body,  // shorter than a nonce and a tag
+       }) {
+    EXPECT_FALSE(LooksSealed(bad)) << bad;
+    ExpectRefused(box.Open(bad, "ad"), "top secret");
+  }
+}
+
+TEST_F(CryptoTest, SecretBoxCopiesAndMovesKeepTheKey) {
+  const std::string key = RandomBytes(32);
+  SecretBox box = Box(key);
+  const std::string sealed = box.Seal("value", "ad");
+  SecretBox copy = box;
+  EXPECT_EQ(*copy.Open(sealed, "ad"), "value");
+  SecretBox moved = std::move(copy);
+  EXPECT_EQ(*moved.Open(sealed, "ad"), "value");
+  SecretBox assigned = Box(RandomBytes(32));
+  assigned = box;
+  EXPECT_EQ(*assigned.Open(sealed, "ad"), "value");
+  // Another box from the same key bytes opens it too (a restart).
+  EXPECT_EQ(*Box(key).Open(sealed, "ad"), "value");
 }
 
 }  // namespace

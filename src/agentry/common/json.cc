@@ -733,4 +733,75 @@ Status ObjectReader::Finish() const {
   return Status::Ok();
 }
 
+Status RefuseUnknown(ObjectReader& r, std::span<const std::string_view> names) {
+  for (const std::string_view name : names) r.Raw(name);
+  return r.Finish();
+}
+
+Status RefuseReadOnly(const boost::json::object& in,
+                      std::span<const std::string_view> read_only) {
+  for (const std::string_view name : read_only) {
+    if (in.contains(name)) {
+      return FieldError(std::string(name), " is read-only");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<const boost::json::object*> OptObject(ObjectReader& r,
+                                             std::string_view name) {
+  const boost::json::value* v = r.Raw(name);
+  if (v == nullptr || v->is_null()) return nullptr;
+  if (!v->is_object())
+    return FieldError(r.FieldPath(name), " must be an object");
+  return &v->get_object();
+}
+
+Result<const boost::json::array*> OptArray(ObjectReader& r,
+                                           std::string_view name,
+                                           size_t max_items) {
+  const boost::json::value* v = r.Raw(name);
+  if (v == nullptr || v->is_null()) return nullptr;
+  const std::string field = r.FieldPath(name);
+  if (!v->is_array()) return FieldError(field, " must be an array");
+  const boost::json::array& a = v->get_array();
+  if (a.size() > max_items) {
+    return FieldError(
+        field, " must have at most " + std::to_string(max_items) + " items");
+  }
+  return &a;
+}
+
+Result<const boost::json::object*> ElementObject(const boost::json::array& a,
+                                                 size_t i,
+                                                 const std::string& field) {
+  if (!a[i].is_object()) {
+    return FieldError(Index(field, i), " must be an object");
+  }
+  return &a[i].get_object();
+}
+
+std::string OneOfProblem(std::span<const std::string_view> allowed) {
+  std::string out = " must be ";
+  for (size_t i = 0; i < allowed.size(); ++i) {
+    if (i > 0) out += i + 1 == allowed.size() ? " or " : ", ";
+    out += Quoted(allowed[i]);
+  }
+  return out;
+}
+
+Result<std::string> OneOf(ObjectReader& r, std::string_view name,
+                          std::span<const std::string_view> allowed,
+                          std::string_view fallback) {
+  const boost::json::value* v = r.Raw(name);
+  if (v == nullptr || v->is_null()) return std::string(fallback);
+  if (v->is_string()) {
+    const std::string_view s = View(v->get_string());
+    for (const std::string_view a : allowed) {
+      if (s == a) return std::string(s);
+    }
+  }
+  return FieldError(r.FieldPath(name), OneOfProblem(allowed));
+}
+
 }  // namespace agentry::json

@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -111,5 +112,51 @@ class ObjectReader {
   std::string path_;
   std::unordered_set<std::string> known_;
 };
+
+// Names and other short strings: no control characters at all.
+constexpr StringRules Strict(size_t min_chars, size_t max_chars) {
+  return StringRules{
+      .min_chars = min_chars, .max_chars = max_chars, .allow_newlines = false};
+}
+
+// Free text (descriptions, templates): \t, \n and \r allowed.
+constexpr StringRules FreeText(size_t max_chars) {
+  return StringRules{
+      .min_chars = 0, .max_chars = max_chars, .allow_newlines = true};
+}
+
+// Helpers for validators built on ObjectReader; every error names the
+// member's dotted path.
+
+// Asks for every name of `names`, then Finish(): refuses any other member.
+Status RefuseUnknown(ObjectReader& r, std::span<const std::string_view> names);
+
+// Refuses the first member of `in` named in `read_only` ("… is read-only").
+Status RefuseReadOnly(const boost::json::object& in,
+                      std::span<const std::string_view> read_only);
+
+// Member `name` as an object; nullptr when absent or null.
+Result<const boost::json::object*> OptObject(ObjectReader& r,
+                                             std::string_view name);
+
+// Member `name` as an array of at most `max_items`; nullptr when absent or
+// null.
+Result<const boost::json::array*> OptArray(ObjectReader& r,
+                                           std::string_view name,
+                                           size_t max_items);
+
+// Element `i` of the array at `field`, which must be an object.
+Result<const boost::json::object*> ElementObject(const boost::json::array& a,
+                                                 size_t i,
+                                                 const std::string& field);
+
+// " must be \"a\", \"b\" or \"c\"".
+std::string OneOfProblem(std::span<const std::string_view> allowed);
+
+// A string member that must be one of `allowed`; `fallback` when absent or
+// null.
+Result<std::string> OneOf(ObjectReader& r, std::string_view name,
+                          std::span<const std::string_view> allowed,
+                          std::string_view fallback);
 
 }  // namespace agentry::json

@@ -21,25 +21,20 @@ namespace bj = boost::json;
 
 namespace {
 
+using json::ElementObject;
+using json::FreeText;
 using json::ObjectReader;
+using json::OneOf;
+using json::OneOfProblem;
+using json::OptArray;
+using json::OptObject;
+using json::RefuseUnknown;
+using json::Strict;
 using json::StringRules;
 
 // Largest `order` of an input field and `version` of a reference: the range
 // every client (and a JavaScript number) holds exactly.
 constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
-
-// Names, labels, ids, slugs and every other short string: no control
-// characters at all.
-constexpr StringRules Strict(size_t min_chars, size_t max_chars) {
-  return StringRules{
-      .min_chars = min_chars, .max_chars = max_chars, .allow_newlines = false};
-}
-
-// Free text (descriptions, instructions, templates): \t, \n and \r allowed.
-constexpr StringRules FreeText(size_t max_chars) {
-  return StringRules{
-      .min_chars = 0, .max_chars = max_chars, .allow_newlines = true};
-}
 
 // The members each nested object may hold, in canonical order.
 constexpr std::string_view kModelFields[] = {"name", "parameters"};
@@ -65,72 +60,6 @@ constexpr std::string_view kOutputParserFields[] = {"type"};
 bool IsIdChar(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
          (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
-}
-
-// Refuses every member of the reader's object not named in `names`.
-Status RefuseUnknown(ObjectReader& r, std::span<const std::string_view> names) {
-  for (const std::string_view name : names) r.Raw(name);
-  return r.Finish();
-}
-
-// Member `name` as an object; nullptr when absent or null.
-Result<const bj::object*> OptObject(ObjectReader& r, std::string_view name) {
-  const bj::value* v = r.Raw(name);
-  if (v == nullptr || v->is_null()) return nullptr;
-  if (!v->is_object())
-    return json::FieldError(r.FieldPath(name), " must be an object");
-  return &v->get_object();
-}
-
-// Member `name` as an array of at most `max_items`; nullptr when absent or
-// null.
-Result<const bj::array*> OptArray(ObjectReader& r, std::string_view name,
-                                  size_t max_items) {
-  const bj::value* v = r.Raw(name);
-  if (v == nullptr || v->is_null()) return nullptr;
-  const std::string field = r.FieldPath(name);
-  if (!v->is_array()) return json::FieldError(field, " must be an array");
-  const bj::array& a = v->get_array();
-  if (a.size() > max_items) {
-    return json::FieldError(
-        field, " must have at most " + std::to_string(max_items) + " items");
-  }
-  return &a;
-}
-
-// Element `i` of an array at `field`, which must be an object.
-Result<const bj::object*> ElementObject(const bj::array& a, size_t i,
-                                        const std::string& field) {
-  if (!a[i].is_object()) {
-    return json::FieldError(json::Index(field, i), " must be an object");
-  }
-  return &a[i].get_object();
-}
-
-// " must be \"a\", \"b\" or \"c\"".
-std::string OneOfProblem(std::span<const std::string_view> allowed) {
-  std::string out = " must be ";
-  for (size_t i = 0; i < allowed.size(); ++i) {
-    if (i > 0) out += i + 1 == allowed.size() ? " or " : ", ";
-    out += json::Quoted(allowed[i]);
-  }
-  return out;
-}
-
-// A string member that must be one of `allowed`; `fallback` when absent or
-// null.
-Result<std::string> OneOf(ObjectReader& r, std::string_view name,
-                          std::span<const std::string_view> allowed,
-                          std::string_view fallback) {
-  const bj::value* v = r.Raw(name);
-  if (v == nullptr || v->is_null()) return std::string(fallback);
-  if (v->is_string()) {
-    const std::string_view s = json::View(v->get_string());
-    for (const std::string_view a : allowed) {
-      if (s == a) return std::string(s);
-    }
-  }
-  return json::FieldError(r.FieldPath(name), OneOfProblem(allowed));
 }
 
 bj::array ToArray(const std::vector<std::string>& items) {
@@ -441,52 +370,6 @@ bool HasControlCharacter(std::string_view s) {
   return false;
 }
 
-Result<bj::object> NormalizeMetadata(ObjectReader& top) {
-  AGENTRY_ASSIGN_OR_RETURN(const bj::object* in, OptObject(top, "metadata"));
-  bj::object out;
-  if (in == nullptr) return out;
-  const std::string field = top.FieldPath("metadata");
-  if (in->size() > 64)
-    return json::FieldError(field, " must have at most 64 members");
-  ObjectReader r(*in, field);
-  for (const bj::key_value_pair& kv : *in) {
-    const std::string_view key(kv.key().data(), kv.key().size());
-    const size_t chars = json::Utf8Length(key);
-    if (chars < 1 || chars > 64) {
-      return Status::InvalidRequest(
-          "metadata keys must be between 1 and 64 characters", field);
-    }
-    if (HasControlCharacter(key)) {
-      return Status::InvalidRequest(
-          "metadata keys must not contain control characters", field);
-    }
-    const bj::value& v = kv.value();
-    switch (v.kind()) {
-      case bj::kind::string: {
-        AGENTRY_ASSIGN_OR_RETURN(auto s, r.OptString(key, FreeText(1024)));
-        out.emplace(key, std::move(*s));
-        break;
-      }
-      case bj::kind::double_:
-        if (!std::isfinite(v.get_double())) {
-          return json::FieldError(r.FieldPath(key), " must be a finite number");
-        }
-        out.emplace(key, v);
-        break;
-      case bj::kind::int64:
-      case bj::kind::uint64:
-      case bj::kind::bool_:
-        out.emplace(key, v);
-        break;
-      default:
-        return Status::InvalidRequest(
-            "metadata values must be strings, numbers or booleans",
-            r.FieldPath(key));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Status ValidatePrefixedId(std::string_view s, std::string_view prefix,
@@ -560,10 +443,59 @@ Result<bj::object> NormalizeAgentConfig(const bj::object& input) {
   out.emplace("tools", std::move(tools));
   AGENTRY_ASSIGN_OR_RETURN(bj::object first_step, NormalizeFirstStep(r));
   out.emplace("first_step", std::move(first_step));
-  AGENTRY_ASSIGN_OR_RETURN(bj::object metadata, NormalizeMetadata(r));
+  AGENTRY_ASSIGN_OR_RETURN(
+      bj::object metadata,
+      NormalizeMetadata(r.Raw("metadata"), r.FieldPath("metadata")));
   out.emplace("metadata", std::move(metadata));
   AGENTRY_ASSIGN_OR_RETURN(auto enabled, r.OptBool("enabled"));
   out.emplace("enabled", enabled.value_or(true));
+  return out;
+}
+
+Result<bj::object> NormalizeMetadata(const bj::value* value,
+                                     const std::string& field) {
+  bj::object out;
+  if (value == nullptr || value->is_null()) return out;
+  if (!value->is_object()) return json::FieldError(field, " must be an object");
+  const bj::object* in = &value->get_object();
+  if (in->size() > 64)
+    return json::FieldError(field, " must have at most 64 members");
+  ObjectReader r(*in, field);
+  for (const bj::key_value_pair& kv : *in) {
+    const std::string_view key(kv.key().data(), kv.key().size());
+    const size_t chars = json::Utf8Length(key);
+    if (chars < 1 || chars > 64) {
+      return Status::InvalidRequest(
+          "metadata keys must be between 1 and 64 characters", field);
+    }
+    if (HasControlCharacter(key)) {
+      return Status::InvalidRequest(
+          "metadata keys must not contain control characters", field);
+    }
+    const bj::value& v = kv.value();
+    switch (v.kind()) {
+      case bj::kind::string: {
+        AGENTRY_ASSIGN_OR_RETURN(auto s, r.OptString(key, FreeText(1024)));
+        out.emplace(key, std::move(*s));
+        break;
+      }
+      case bj::kind::double_:
+        if (!std::isfinite(v.get_double())) {
+          return json::FieldError(r.FieldPath(key), " must be a finite number");
+        }
+        out.emplace(key, v);
+        break;
+      case bj::kind::int64:
+      case bj::kind::uint64:
+      case bj::kind::bool_:
+        out.emplace(key, v);
+        break;
+      default:
+        return Status::InvalidRequest(
+            "metadata values must be strings, numbers or booleans",
+            r.FieldPath(key));
+    }
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -101,6 +102,15 @@ Status ValidateAgentKey(std::string_view key);
 // (agt_, tol_, ins_) follows this rule.
 Status ValidatePrefixedId(std::string_view id, std::string_view prefix,
                           const std::string& field);
+
+// A `metadata` member as agents and profiles hold it: absent or null gives
+// {}; otherwise an object of at most 64 members whose keys are 1–64
+// characters without control characters and whose values are strings
+// (≤ 1024, free text), finite numbers or booleans. `value` is the member
+// (nullptr when absent); `field` names it in errors ("metadata"), and a bad
+// value names "metadata.<key>". Returns the members in their given order.
+Result<boost::json::object> NormalizeMetadata(const boost::json::value* value,
+                                              const std::string& field);
 
 // The mutable head of an agent: its draft and which version is active.
 struct AgentRecord {

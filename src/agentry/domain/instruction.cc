@@ -21,11 +21,7 @@ Status ValidateInstructionId(std::string_view id) {
 }
 
 Result<bj::object> NormalizeInstructionConfig(const bj::object& in) {
-  for (std::string_view ro : kReadOnly) {
-    if (in.contains(ro)) {
-      return json::FieldError(std::string(ro), " is read-only");
-    }
-  }
+  AGENTRY_RETURN_IF_ERROR(json::RefuseReadOnly(in, kReadOnly));
   json::ObjectReader r(in);
   AGENTRY_ASSIGN_OR_RETURN(
       std::string name, r.String("name", {.min_chars = 1, .max_chars = 128}));

@@ -145,11 +145,7 @@ Status ValidateParameterSchema(const bj::value& schema,
 }
 
 Result<bj::object> NormalizeToolConfig(const bj::object& in) {
-  for (std::string_view ro : kReadOnly) {
-    if (in.contains(ro)) {
-      return json::FieldError(std::string(ro), " is read-only");
-    }
-  }
+  AGENTRY_RETURN_IF_ERROR(json::RefuseReadOnly(in, kReadOnly));
   json::ObjectReader r(in);
   bj::object out;
   AGENTRY_ASSIGN_OR_RETURN(std::string name,

@@ -63,6 +63,9 @@ Middleware Authenticate(const AuthService& auth) {
     auto principal = auth.Authenticate(key);
     if (!principal.ok()) return principal.status();
     req.principal = std::move(principal).value();
+    if (route.options.or_scope && req.principal->Has(*route.options.or_scope)) {
+      return Status::Ok();
+    }
     if (route.options.scope) {
       return RequireScope(*req.principal, *route.options.scope);
     }

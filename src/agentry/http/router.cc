@@ -66,6 +66,13 @@ void Router::Add(Method method, std::string_view pattern, RouteOptions options,
   routes_.push_back(std::move(route));
 }
 
+void Router::AddAsync(Method method, std::string_view pattern,
+                      RouteOptions options, AsyncHandler handler) {
+  options.inline_first = false;
+  Add(method, pattern, options, nullptr);
+  routes_.back()->async_handler = std::move(handler);
+}
+
 bool Router::FindIn(const Node& node, const std::vector<std::string>& segs,
                     size_t i, Method method, Match* out,
                     const Node** path_node) const {

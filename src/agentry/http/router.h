@@ -24,11 +24,21 @@ namespace agentry::http {
 // server then runs it again on a worker thread.
 using Handler = std::function<std::optional<Response>(Request&)>;
 
+// An asynchronous handler runs on a worker thread and answers later, from
+// any thread, by calling `respond` exactly once; the request stays valid
+// until then. It may block briefly (store reads) but must not wait for
+// events: that is what `respond` is for (a lease acquisition waiting for a
+// profile holds no thread).
+using Respond = std::function<void(Response)>;
+using AsyncHandler = std::function<void(Request&, Respond respond)>;
+
 struct RouteOptions {
   // Needs an API key (the auth middleware answers 401 otherwise).
   bool auth = true;
   // Scope checked by the auth middleware before the handler runs.
   std::optional<Scope> scope;
+  // A scope that admits the key instead of `scope` (either will do).
+  std::optional<Scope> or_scope;
   // Run on the I/O thread first (in-memory handlers); otherwise on a worker.
   bool inline_first = false;
   // Error body shape.
@@ -39,8 +49,9 @@ struct Route {
   Method method;
   std::string pattern;  // "/v1/api-keys/{id}", also the metrics label
   RouteOptions options;
-  Handler handler;
-  size_t index = 0;  // dense, for per-route metrics
+  Handler handler;             // null for asynchronous routes
+  AsyncHandler async_handler;  // null for synchronous routes
+  size_t index = 0;            // dense, for per-route metrics
 };
 
 class Router {
@@ -52,6 +63,9 @@ class Router {
   // malformed pattern (a start-up bug).
   void Add(Method method, std::string_view pattern, RouteOptions options,
            Handler handler);
+  // An asynchronous route (never inline_first).
+  void AddAsync(Method method, std::string_view pattern, RouteOptions options,
+                AsyncHandler handler);
 
   struct Match {
     const Route* route = nullptr;  // null: no route for this method

@@ -148,12 +148,32 @@ TEST(OpenApiTest, DocumentIsOpenApi31AndListsEveryRoute) {
   auto doc = boost::json::parse(OpenApiDocument());
   EXPECT_EQ(doc.at("openapi").as_string(), "3.1.0");
   const auto& paths = doc.at("paths").as_object();
-  for (const char* p :
-       {"/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/organizations",
-        "/v1/api-keys", "/v1/api-keys/{id}", "/v1/agents", "/v1/agents/{id}",
-        "/v1/agents/{id}/publish", "/v1/agents/{id}/render", "/v1/tools",
-        "/v1/tools/{id}", "/v1/instructions", "/v1/instructions/{id}",
-        "/v1/instructions/{id}/versions", "/v1/instructions/{id}/render"}) {
+  for (const char* p : {"/healthz",
+                        "/readyz",
+                        "/metrics",
+                        "/openapi.json",
+                        "/v1/organizations",
+                        "/v1/api-keys",
+                        "/v1/api-keys/{id}",
+                        "/v1/agents",
+                        "/v1/agents/{id}",
+                        "/v1/agents/{id}/publish",
+                        "/v1/agents/{id}/render",
+                        "/v1/tools",
+                        "/v1/tools/{id}",
+                        "/v1/instructions",
+                        "/v1/instructions/{id}",
+                        "/v1/instructions/{id}/versions",
+                        "/v1/instructions/{id}/render",
+                        "/v1/agent-profiles",
+                        "/v1/agent-profiles/{id}",
+                        "/v1/agent-profile-pools",
+                        "/v1/agent-profile-pools/{id}",
+                        "/v1/agent-profile-pools/{id}/profiles",
+                        "/v1/agent-profile-pools/{id}/profiles/{profile_id}",
+                        "/v1/agent-profile-pools/{id}/leases",
+                        "/v1/leases/{id}",
+                        "/v1/leases/{id}/renew"}) {
     EXPECT_TRUE(paths.contains(p)) << p;
   }
 }

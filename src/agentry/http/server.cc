@@ -202,6 +202,7 @@ class Server::Impl {
     bool expected = false;
     if (!stopping_.compare_exchange_strong(expected, true)) return;
     asio::post(*ios_[0], [this] {
+      if (opts_.on_shutdown) opts_.on_shutdown();
       boost::system::error_code ec;
       acceptor_->close(ec);
       signals_->cancel(ec);
@@ -403,6 +404,8 @@ class Server::Impl {
         std::optional<Response> ready = Dispatch(req, &route);
         if (ready) {
           resp = std::move(*ready);
+        } else if (route->async_handler) {
+          resp = co_await OnAsync(*route, req);
         } else {
           resp = co_await OnWorker(*route, req);
         }
@@ -550,6 +553,37 @@ class Server::Impl {
                             resp = std::move(*r)]() mutable {
               std::move(handler)(std::move(resp));
             });
+          });
+        },
+        use_awaitable);
+  }
+
+  // Starts an asynchronous handler on the worker pool and resumes on this
+  // connection's I/O thread with the answer it gives, whenever and from
+  // whichever thread it gives it.
+  awaitable<Response> OnAsync(const Route& route, Request& req) {
+    return asio::async_initiate<decltype(use_awaitable), void(Response)>(
+        [this, &route, &req](auto handler) {
+          using H = decltype(handler);
+          auto slot = std::make_shared<std::optional<H>>(std::move(handler));
+          auto answered = std::make_shared<std::atomic<bool>>(false);
+          Respond respond = [slot, answered](Response resp) {
+            if (answered->exchange(true)) return;  // exactly once
+            auto ex = asio::get_associated_executor(**slot);
+            asio::post(ex, [slot, resp = std::move(resp)]() mutable {
+              std::move (**slot)(std::move(resp));
+            });
+          };
+          asio::post(workers_, [this, &route, &req, respond]() mutable {
+            try {
+              route.async_handler(req, respond);
+            } catch (const std::exception& e) {
+              log::Error("handler threw", {{"route", route.pattern},
+                                           {"request_id", req.request_id},
+                                           {"error", e.what()}});
+              respond(ErrorResponse(Status::Internal("internal error"),
+                                    req.request_id, route.options.dialect));
+            }
           });
         },
         use_awaitable);

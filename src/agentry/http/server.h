@@ -60,6 +60,10 @@ struct ServerOptions {
   std::vector<std::string> allowed_origins;
   // Write one access-log line per request (info level).
   bool access_log = true;
+  // Called once when shutdown begins, on an I/O thread, so that requests
+  // waiting for an event (a lease acquisition with wait_seconds) can be
+  // answered at once instead of holding up the grace period. May be null.
+  std::function<void()> on_shutdown;
 };
 
 class Server {

@@ -2,11 +2,13 @@
 
 #include <cctype>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "agentry/store/sqlite/sqlite_store.h"
 #include "agentry/store/store.h"
+#include "agentry/store/store_url.h"
 
 namespace agentry {
 
@@ -26,10 +28,19 @@ bool HasScheme(std::string_view url, std::string_view scheme) {
 
 }  // namespace
 
+std::optional<std::string> SqlitePathOf(std::string_view url) {
+  if (!HasScheme(url, "sqlite")) return std::nullopt;
+  return std::string(url.substr(std::string_view("sqlite://").size()));
+}
+
+bool IsPostgresUrl(std::string_view url) {
+  return HasScheme(url, "postgres") || HasScheme(url, "postgresql");
+}
+
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url,
                                          const StoreOptions& options) {
-  if (HasScheme(url, "sqlite")) {
-    const std::string path(url.substr(std::string_view("sqlite://").size()));
+  if (const std::optional<std::string> sqlite = SqlitePathOf(url)) {
+    const std::string& path = *sqlite;
     if (path.empty()) {
       return Status::InvalidRequest(
           "the store URL \"sqlite://\" needs a file path, e.g. "
@@ -40,7 +51,7 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url,
     if (!store.ok()) return store.status();
     return std::unique_ptr<Store>(std::move(*store));
   }
-  if (HasScheme(url, "postgres") || HasScheme(url, "postgresql")) {
+  if (IsPostgresUrl(url)) {
     return Status::InvalidRequest("the PostgreSQL backend is not built yet");
   }
   // Name only the scheme: the rest of a URL may hold a password.

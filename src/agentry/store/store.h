@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,8 @@
 #include "agentry/common/status.h"
 #include "agentry/domain/agent.h"
 #include "agentry/domain/instruction.h"
+#include "agentry/domain/lease.h"
+#include "agentry/domain/profile.h"
 #include "agentry/domain/tenancy.h"
 #include "agentry/domain/tool.h"
 
@@ -245,6 +248,118 @@ class InstructionStore {
                                          const std::string& created_by) = 0;
 };
 
+// Credential profiles. `config` is stored as given: the service seals the
+// secrets before it gets here. Another organization's profiles are
+// kNotFound everywhere.
+class ProfileStore {
+ public:
+  virtual ~ProfileStore() = default;
+
+  // Inserts a profile (revision 1, never leased). kConflict when the id is
+  // taken.
+  virtual Status Create(const Profile& profile) = 0;
+  virtual Result<Profile> Get(std::string_view organization_id,
+                              std::string_view id) = 0;
+  // By id ascending.
+  virtual Result<Page<Profile>> List(std::string_view organization_id,
+                                     const PageRequest& page) = 0;
+  // Replaces the configuration: revision + 1, updated_at = at_ms.
+  // kPreconditionFailed when `expected_revision` is set and differs.
+  virtual Result<Profile> Update(std::string_view organization_id,
+                                 std::string_view id,
+                                 std::optional<int64_t> expected_revision,
+                                 const boost::json::object& config,
+                                 int64_t at_ms) = 0;
+  // Deletes the profile and its pool memberships (not its leases).
+  virtual Status Delete(std::string_view organization_id, std::string_view id,
+                        std::optional<int64_t> expected_revision) = 0;
+};
+
+// Pools of profiles and their members. Another organization's pools are
+// kNotFound everywhere.
+class PoolStore {
+ public:
+  virtual ~PoolStore() = default;
+
+  // kConflict (field "name") when the organization has a pool of that name.
+  virtual Status Create(const Pool& pool) = 0;
+  virtual Result<Pool> Get(std::string_view organization_id,
+                           std::string_view id) = 0;
+  // By id ascending.
+  virtual Result<Page<Pool>> List(std::string_view organization_id,
+                                  const PageRequest& page) = 0;
+  // As ProfileStore::Update; kConflict (field "name") for a taken name.
+  virtual Result<Pool> Update(std::string_view organization_id,
+                              std::string_view id,
+                              std::optional<int64_t> expected_revision,
+                              const boost::json::object& config,
+                              int64_t at_ms) = 0;
+  // Deletes the pool and its memberships (not its leases).
+  virtual Status Delete(std::string_view organization_id, std::string_view id,
+                        std::optional<int64_t> expected_revision) = 0;
+
+  // Adds every profile of `profile_ids` (members already are kept) in one
+  // transaction. kNotFound (nothing added) when the pool or any of the
+  // profiles is not the organization's. Returns how many were new.
+  virtual Result<size_t> AddMembers(std::string_view organization_id,
+                                    std::string_view pool_id,
+                                    const std::vector<std::string>& profile_ids,
+                                    int64_t at_ms) = 0;
+  // kNotFound when the profile is not a member (or the pool is absent).
+  virtual Status RemoveMember(std::string_view organization_id,
+                              std::string_view pool_id,
+                              std::string_view profile_id) = 0;
+};
+
+// Every profile's lease bookkeeping, as loaded at start.
+struct ProfileLeaseState {
+  std::string organization_id;
+  std::string profile_id;
+  int64_t fencing_token = 0;  // of the latest grant (0: never leased)
+  std::optional<int64_t> last_leased_at_ms;
+};
+
+// What the lease engine rebuilds its memory from.
+struct LeaseSnapshot {
+  std::vector<Profile> profiles;
+  std::vector<Pool> pools;
+  // (organization_id, pool_id, profile_id)
+  struct Member {
+    std::string organization_id, pool_id, profile_id;
+  };
+  std::vector<Member> members;
+  std::vector<ProfileLeaseState> lease_states;
+  std::vector<Lease> live_leases;  // neither released nor expired at load
+};
+
+// Leases. The writes are asynchronous: `done` runs once the write is
+// durable (ok) or failed (nothing written), on a store thread — keep it
+// short and never block in it. Writes submitted from one thread are
+// committed in submission order.
+class LeaseStore {
+ public:
+  using Done = std::function<void(Status)>;
+  virtual ~LeaseStore() = default;
+
+  // Inserts `lease` and raises its profile's fencing_token and
+  // last_leased_at to the lease's (they never go down).
+  virtual void Grant(const Lease& lease, Done done) = 0;
+  // Sets expires_at of an unreleased lease (kConflict when released).
+  virtual void Renew(std::string_view organization_id,
+                     std::string_view lease_id, int64_t expires_at_ms,
+                     Done done) = 0;
+  // Sets released_at unless already set (idempotent).
+  virtual void Release(std::string_view organization_id,
+                       std::string_view lease_id, int64_t released_at_ms,
+                       Done done) = 0;
+
+  virtual Result<Lease> Get(std::string_view organization_id,
+                            std::string_view id) = 0;
+
+  // Everything, every organization, with the leases live at `now_ms`.
+  virtual Result<LeaseSnapshot> Load(int64_t now_ms) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -254,6 +369,9 @@ class Store {
   virtual AgentStore& agents() = 0;
   virtual ToolStore& tools() = 0;
   virtual InstructionStore& instructions() = 0;
+  virtual ProfileStore& profiles() = 0;
+  virtual PoolStore& pools() = 0;
+  virtual LeaseStore& leases() = 0;
 
   // Ok when the database answers a trivial query.
   virtual Status Ping() = 0;

@@ -4,10 +4,13 @@
 #pragma once
 
 #include "agentry/http/router.h"
+#include "agentry/store/store.h"
 
 namespace agentry {
 class AgentService;
 class InstructionService;
+class LeaseService;
+struct ListedItem;
 class References;
 class TenancyService;
 class ToolService;
@@ -31,6 +34,19 @@ void RegisterToolRoutes(Router& router, ToolService& tools);
 // /v1/instructions and its versions and render (instructions.cc).
 void RegisterInstructionRoutes(Router& router, InstructionService& instructions,
                                References& references);
+
+// /v1/agent-profiles (profiles.cc).
+void RegisterProfileRoutes(Router& router, LeaseService& leases);
+
+// /v1/agent-profile-pools and its members (pools.cc).
+void RegisterPoolRoutes(Router& router, LeaseService& leases);
+
+// Acquire (POST /v1/agent-profile-pools/{id}/leases), list a pool's leases,
+// and /v1/leases/{id} with renew and release (leases.cc).
+void RegisterLeaseRoutes(Router& router, LeaseService& leases);
+
+// A list page of items answered from memory (leases.cc).
+Response WriteListed(const Page<ListedItem>& page);
 
 // The `session` member of a render body: an object, {} when absent or null;
 // kInvalidRequest (field "session") otherwise (instructions.cc).

@@ -39,46 +39,6 @@ Status InsertError(Status st, std::string_view what, std::string_view id,
   return st;
 }
 
-// ---- tools ----
-
-#define AGENTRY_TOOL_COLUMNS \
-  "organization_id, id, config, revision, created_at, updated_at"
-
-Status ToolNotFound(std::string_view id) {
-  return Status::NotFound("tool " + std::string(id) + " not found");
-}
-
-Result<Tool> ReadTool(const SqliteStatement& row) {
-  Tool t;
-  t.organization_id = row.Text(0);
-  t.id = row.Text(1);
-  AGENTRY_ASSIGN_OR_RETURN(t.config,
-                           ParseObject(row.Text(2), "config of tool " + t.id));
-  t.revision = row.Int64(3);
-  t.created_at_ms = row.Int64(4);
-  t.updated_at_ms = row.Int64(5);
-  return t;
-}
-
-// The tool's revision inside a write; kNotFound when absent,
-// kPreconditionFailed when `expected` is set and differs.
-Status CheckToolRevision(SqliteConnection& c, std::string_view organization_id,
-                         std::string_view id, std::optional<int64_t> expected) {
-  AGENTRY_ASSIGN_OR_RETURN(
-      SqliteStatement stmt,
-      c.Prepare("SELECT revision FROM tools WHERE organization_id = ? "
-                "AND id = ?"));
-  stmt.BindAll(organization_id, id);
-  AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return ToolNotFound(id);
-  if (expected && *expected != stmt.Int64(0)) {
-    return Status::PreconditionFailed(
-        "tool " + std::string(id) + " is at revision " +
-        std::to_string(stmt.Int64(0)) + ", not " + std::to_string(*expected));
-  }
-  return Status::Ok();
-}
-
 // ---- instructions ----
 
 // One version joined with its instruction's creation time.
@@ -135,50 +95,23 @@ Result<int> LatestVersion(SqliteConnection& c, std::string_view organization_id,
 
 // ---- SqliteToolStore ----
 
+SqliteToolStore::SqliteToolStore(GroupCommitWriter& writer,
+                                 SqliteReadPool& readers)
+    : table_(sqlite::ConfigTableSpec{"tools", "tool", {}, nullptr, ""}, writer,
+             readers) {}
+
 Status SqliteToolStore::Create(const Tool& tool) {
-  const std::string config = ToJson(tool.config);
-  return writer_.Write([&](SqliteConnection& c) -> Status {
-    AGENTRY_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        c.Prepare("INSERT INTO tools (" AGENTRY_TOOL_COLUMNS
-                  ") VALUES (?, ?, ?, 1, ?, ?)"));
-    stmt.BindAll(tool.organization_id, tool.id, config, tool.created_at_ms,
-                 tool.updated_at_ms);
-    Status st = stmt.Run();
-    if (!st.ok()) {
-      return InsertError(std::move(st), "tool", tool.id, tool.organization_id);
-    }
-    return Status::Ok();
-  });
+  return table_.Create(sqlite::ToRow(tool));
 }
 
 Result<Tool> SqliteToolStore::Get(std::string_view organization_id,
                                   std::string_view id) {
-  return readers_.With([&](SqliteConnection& c) -> Result<Tool> {
-    AGENTRY_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        c.Prepare("SELECT " AGENTRY_TOOL_COLUMNS
-                  " FROM tools WHERE organization_id = ? AND id = ?"));
-    stmt.BindAll(organization_id, id);
-    AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return ToolNotFound(id);
-    return ReadTool(stmt);
-  });
+  return sqlite::FromRow<Tool>(table_.Get(organization_id, id));
 }
 
 Result<Page<Tool>> SqliteToolStore::List(std::string_view organization_id,
                                          const PageRequest& page) {
-  AGENTRY_RETURN_IF_ERROR(CheckLimit(page.limit));
-  return readers_.With([&](SqliteConnection& c) -> Result<Page<Tool>> {
-    AGENTRY_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        c.Prepare("SELECT " AGENTRY_TOOL_COLUMNS
-                  " FROM tools WHERE organization_id = ? AND id > ? "
-                  "ORDER BY id LIMIT ?"));
-    stmt.BindAll(organization_id, page.after_id.value_or(""),
-                 static_cast<int64_t>(page.limit) + 1);
-    return ReadPage<Tool>(stmt, page.limit, ReadTool);
-  });
+  return sqlite::FromRows<Tool>(table_.List(organization_id, page));
 }
 
 Result<Tool> SqliteToolStore::Update(std::string_view organization_id,
@@ -186,39 +119,14 @@ Result<Tool> SqliteToolStore::Update(std::string_view organization_id,
                                      std::optional<int64_t> expected_revision,
                                      const boost::json::object& config,
                                      int64_t at_ms) {
-  const std::string text = ToJson(config);
-  std::optional<Tool> out;
-  const Status st = writer_.Write([&](SqliteConnection& c) -> Status {
-    out.reset();
-    AGENTRY_RETURN_IF_ERROR(
-        CheckToolRevision(c, organization_id, id, expected_revision));
-    AGENTRY_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        c.Prepare("UPDATE tools SET config = ?, revision = revision + 1, "
-                  "updated_at = ? WHERE organization_id = ? AND id = ? "
-                  "RETURNING " AGENTRY_TOOL_COLUMNS));
-    stmt.BindAll(text, at_ms, organization_id, id);
-    AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return ToolNotFound(id);
-    AGENTRY_ASSIGN_OR_RETURN(out, ReadTool(stmt));
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return std::move(*out);
+  return sqlite::FromRow<Tool>(
+      table_.Update(organization_id, id, expected_revision, config, at_ms));
 }
 
 Status SqliteToolStore::Delete(std::string_view organization_id,
                                std::string_view id,
                                std::optional<int64_t> expected_revision) {
-  return writer_.Write([&](SqliteConnection& c) -> Status {
-    AGENTRY_RETURN_IF_ERROR(
-        CheckToolRevision(c, organization_id, id, expected_revision));
-    AGENTRY_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        c.Prepare("DELETE FROM tools WHERE organization_id = ? AND id = ?"));
-    stmt.BindAll(organization_id, id);
-    return stmt.Run();
-  });
+  return table_.Delete(organization_id, id, expected_revision);
 }
 
 // ---- SqliteInstructionStore ----

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "agentry/common/status.h"
+#include "agentry/store/sqlite/sqlite_config_table.h"
 #include "agentry/store/store.h"
 
 namespace agentry {
@@ -26,8 +27,7 @@ class SqliteReadPool;
 class SqliteToolStore final : public ToolStore {
  public:
   // Both must outlive the store.
-  SqliteToolStore(GroupCommitWriter& writer, SqliteReadPool& readers)
-      : writer_(writer), readers_(readers) {}
+  SqliteToolStore(GroupCommitWriter& writer, SqliteReadPool& readers);
 
   Status Create(const Tool& tool) override;
   Result<Tool> Get(std::string_view organization_id,
@@ -42,8 +42,7 @@ class SqliteToolStore final : public ToolStore {
                 std::optional<int64_t> expected_revision) override;
 
  private:
-  GroupCommitWriter& writer_;
-  SqliteReadPool& readers_;
+  sqlite::ConfigTable table_;
 };
 
 class SqliteInstructionStore final : public InstructionStore {

@@ -10,6 +10,7 @@
 #include "agentry/store/sqlite/group_commit.h"
 #include "agentry/store/sqlite/sqlite_agent_store.h"
 #include "agentry/store/sqlite/sqlite_db.h"
+#include "agentry/store/sqlite/sqlite_lease_store.h"
 #include "agentry/store/sqlite/sqlite_registry_store.h"
 #include "agentry/store/sqlite/sqlite_util.h"
 
@@ -415,6 +416,9 @@ SqliteStore::~SqliteStore() {
   agents_.reset();
   tools_.reset();
   instructions_.reset();
+  profiles_.reset();
+  pools_.reset();
+  leases_.reset();
   if (writer_) writer_->Shutdown();
   readers_.reset();
   writer_.reset();
@@ -468,6 +472,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
       std::make_unique<SqliteToolStore>(*store->writer_, *store->readers_);
   store->instructions_ = std::make_unique<SqliteInstructionStore>(
       *store->writer_, *store->readers_);
+  store->profiles_ =
+      std::make_unique<SqliteProfileStore>(*store->writer_, *store->readers_);
+  store->pools_ =
+      std::make_unique<SqlitePoolStore>(*store->writer_, *store->readers_);
+  store->leases_ =
+      std::make_unique<SqliteLeaseStore>(*store->writer_, *store->readers_);
   return store;
 }
 
@@ -480,6 +490,12 @@ AgentStore& SqliteStore::agents() { return *agents_; }
 ToolStore& SqliteStore::tools() { return *tools_; }
 
 InstructionStore& SqliteStore::instructions() { return *instructions_; }
+
+ProfileStore& SqliteStore::profiles() { return *profiles_; }
+
+PoolStore& SqliteStore::pools() { return *pools_; }
+
+LeaseStore& SqliteStore::leases() { return *leases_; }
 
 Status SqliteStore::Ping() {
   return readers_->With([](SqliteConnection& c) -> Status {

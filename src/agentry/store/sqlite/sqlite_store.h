@@ -34,6 +34,9 @@ class SqliteApiKeyStore;
 class SqliteAgentStore;
 class SqliteToolStore;
 class SqliteInstructionStore;
+class SqliteProfileStore;
+class SqlitePoolStore;
+class SqliteLeaseStore;
 
 // A fixed set of read-only connections, shared by the aggregate stores of
 // one SqliteStore. With() borrows one (waiting while all are busy), runs
@@ -102,6 +105,9 @@ class SqliteStore final : public Store {
   AgentStore& agents() override;
   ToolStore& tools() override;
   InstructionStore& instructions() override;
+  ProfileStore& profiles() override;
+  PoolStore& pools() override;
+  LeaseStore& leases() override;
   Status Ping() override;
   std::string_view backend() const override { return "sqlite"; }
 
@@ -117,6 +123,9 @@ class SqliteStore final : public Store {
   std::unique_ptr<SqliteAgentStore> agents_;
   std::unique_ptr<SqliteToolStore> tools_;
   std::unique_ptr<SqliteInstructionStore> instructions_;
+  std::unique_ptr<SqliteProfileStore> profiles_;
+  std::unique_ptr<SqlitePoolStore> pools_;
+  std::unique_ptr<SqliteLeaseStore> leases_;
 };
 
 }  // namespace agentry

@@ -1,0 +1,226 @@
+// Credential profiles, pools and leases (DESIGN §5 "Profiles, pools and
+// leases"): the hot write path.
+//
+// Decisions are made in memory, in arrival order, under one lock: which
+// profile a lease gets (LRU/MRU, ties by id), the readers-writer rule per
+// profile across pools, fencing tokens (+1 per grant of a profile),
+// expiry judged by the clock at decision time (no sweeper). Each decision is
+// submitted to the store's group-commit writer while still under the lock,
+// so the store commits them in decision order, and many concurrent
+// acquisitions share one fsync. An acquisition is answered only once its
+// grant is durable; a grant that fails to commit is undone. A release is
+// written before any grant it makes possible, so a crash can never leave two
+// acknowledged exclusive leases of one profile. At start, Load() rebuilds
+// the memory from the store.
+//
+// Waiting (`wait_seconds`) holds no thread: the waiter's callback is kept
+// with its pool and called when a profile frees (release, expiry — a timer
+// fires at the next expiry — a new member, an enabled profile), in order of
+// arrival across the pools that share the profile, or at its deadline with
+// kNoProfileAvailable.
+//
+// Profiles are stored with credentials[].data and cookies[].value sealed
+// under the master key; answers carry them opened only for keys with
+// profiles:secrets, and only in lease answers.
+//
+// Blocking methods (profiles, pools, GetLease, and Renew/Release of a lease
+// that is no longer in memory) call the store: run them on a worker, not an
+// I/O thread. Acquire never blocks. Callbacks (`Answer`, `Done`) run on a
+// store or timer thread: keep them short. Thread-safe.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "agentry/common/clock.h"
+#include "agentry/common/crypto.h"
+#include "agentry/common/status.h"
+#include "agentry/common/timer_queue.h"
+#include "agentry/domain/lease.h"
+#include "agentry/domain/profile.h"
+#include "agentry/service/principal.h"
+#include "agentry/store/store.h"
+
+namespace agentry {
+
+// One item of a list answered from memory: its id (for the cursor) and its
+// serialised answer.
+struct ListedItem {
+  std::string id;
+  std::string json;
+};
+
+// A pool as answered: its configuration and how many members it has.
+struct PoolView {
+  Pool pool;
+  size_t profile_count = 0;
+};
+
+class LeaseService {
+ public:
+  // A lease answer (serialised JSON), or the error.
+  using Answer = std::function<void(Result<std::string>)>;
+  using Done = std::function<void(Status)>;
+
+  // `store` and `clock` must outlive the service; `box` seals secrets.
+  LeaseService(Store& store, const Clock& clock, SecretBox box);
+  // Shutdown().
+  ~LeaseService();
+
+  // Rebuilds the memory from the store. Call once, before serving.
+  Status Load();
+  // Answers every waiting acquisition with kUnavailable and stops the
+  // timers. Idempotent.
+  void Shutdown();
+
+  // ---- profiles ----
+  Result<Profile> CreateProfile(const Principal& caller,
+                                const boost::json::object& body);
+  Result<Profile> GetProfile(const Principal& caller, std::string_view id);
+  Result<Page<Profile>> ListProfiles(const Principal& caller,
+                                     const PageRequest& page);
+  // JSON Merge Patch on the profile's (opened) configuration; arrays are
+  // replaced when present, so omitting credentials keeps them.
+  Result<Profile> PatchProfile(const Principal& caller, std::string_view id,
+                               const boost::json::object& patch,
+                               std::string_view if_match);
+  // kConflict while the profile has an active lease.
+  Status DeleteProfile(const Principal& caller, std::string_view id,
+                       std::string_view if_match);
+  // {id, name, …, created_at, updated_at} without any secret.
+  static std::string SerializeProfile(const Profile& profile);
+  static std::string Etag(int64_t created_at_ms, int64_t revision);
+
+  // ---- pools ----
+  Result<PoolView> CreatePool(const Principal& caller,
+                              const boost::json::object& body);
+  Result<PoolView> GetPool(const Principal& caller, std::string_view id);
+  Result<Page<PoolView>> ListPools(const Principal& caller,
+                                   const PageRequest& page);
+  Result<PoolView> PatchPool(const Principal& caller, std::string_view id,
+                             const boost::json::object& patch,
+                             std::string_view if_match);
+  // Waiting acquisitions on the pool get kNotFound; its leases stay.
+  Status DeletePool(const Principal& caller, std::string_view id,
+                    std::string_view if_match);
+  static std::string SerializePool(const PoolView& pool);
+
+  // Adds profiles (all of the caller's organization, else kNotFound and
+  // nothing added). Returns {added, profile_count}.
+  Result<std::pair<size_t, size_t>> AddMembers(
+      const Principal& caller, std::string_view pool_id,
+      const std::vector<std::string>& profile_ids);
+  Status RemoveMember(const Principal& caller, std::string_view pool_id,
+                      std::string_view profile_id);
+  // The members as profile answers, by id.
+  Result<Page<ListedItem>> ListMembers(const Principal& caller,
+                                       std::string_view pool_id,
+                                       const PageRequest& page);
+
+  // ---- leases ----
+  // Never blocks. `done` gets the lease answer once the grant is durable,
+  // kNoProfileAvailable (with the seconds until the earliest blocking lease
+  // expires) when none frees within request.wait_seconds, kNotFound for an
+  // unknown pool.
+  void Acquire(const Principal& caller, std::string_view pool_id,
+               const AcquireRequest& request, Answer done);
+  // kConflict when the lease is released, expired or the token differs.
+  void Renew(const Principal& caller, std::string_view lease_id,
+             const RenewRequest& request, Answer done);
+  // Idempotent: ok for a lease already released or expired.
+  void Release(const Principal& caller, std::string_view lease_id, Done done);
+  Result<std::string> GetLease(const Principal& caller,
+                               std::string_view lease_id);
+  // The pool's active leases, by id.
+  Result<Page<ListedItem>> ListPoolLeases(const Principal& caller,
+                                          std::string_view pool_id,
+                                          const PageRequest& page);
+
+ private:
+  struct Waiter {
+    uint64_t seq = 0;
+    int64_t deadline_ms = 0;
+    AcquireRequest request;
+    bool with_secrets = false;
+    std::string key_id;
+    Answer done;
+  };
+  struct ProfileState {
+    std::shared_ptr<const Profile> profile;   // sealed configuration
+    std::shared_ptr<const std::string> json;  // SerializeProfile, once
+    bool enabled = true;
+    int64_t token = 0;
+    std::optional<int64_t> last_start_ms;
+    std::optional<std::string> exclusive;  // lease id
+    std::set<std::string> shared;          // lease ids
+    std::set<std::string> pools;
+  };
+  struct PoolState {
+    Pool pool;
+    bool exclusive = true;
+    bool lru = true;
+    int default_ttl_s = 300;
+    std::set<std::string> members;
+    std::deque<Waiter> waiters;
+    TimerQueue::Id timer = 0;
+    int64_t timer_at_ms = 0;
+  };
+  struct OrgState {
+    std::unordered_map<std::string, ProfileState> profiles;
+    std::unordered_map<std::string, PoolState> pools;
+  };
+  // A callback to run once the lock is released.
+  using Deferred = std::vector<std::function<void()>>;
+
+  // All below: mu_ held.
+  OrgState* Org(std::string_view organization_id);
+  PoolState* FindPool(std::string_view organization_id, std::string_view id);
+  // Drops expired leases of `p`; true when it can be leased in `exclusive`
+  // mode at `now_ms`.
+  bool Free(ProfileState& p, bool exclusive, int64_t now_ms);
+  ProfileState* Pick(OrgState& org, PoolState& pool, int64_t now_ms);
+  // Grants `p` through `pool`, submits the write and arranges `done`.
+  void Grant(OrgState& org, PoolState& pool, ProfileState& p,
+             const AcquireRequest& request, bool with_secrets,
+             const std::string& key_id, int64_t now_ms, Answer done);
+  // Serves waiters of `pools` (in arrival order) while profiles are free;
+  // answers those whose deadline passed; re-arms the pools' timers.
+  void Serve(OrgState& org, const std::set<std::string>& pools, int64_t now_ms,
+             Deferred& later);
+  void Arm(OrgState& org, PoolState& pool, int64_t now_ms);
+  // Seconds until the earliest lease blocking `pool` expires (≥ 1).
+  int RetryAfter(OrgState& org, PoolState& pool, int64_t now_ms);
+  void OnTimer(const std::string& organization_id, const std::string& pool_id);
+  void Undo(const std::string& lease_id);
+  std::string LeaseJson(const Lease& lease, const ProfileState* p,
+                        bool with_secrets, int64_t now_ms) const;
+  void InstallProfile(const Profile& profile);
+  void InstallPool(const Pool& pool);
+  PoolView ViewOf(const Pool& pool);
+
+  Store& store_;
+  const Clock& clock_;
+  const SecretBox box_;
+  TimerQueue timers_;
+
+  std::mutex mu_;
+  std::unordered_map<std::string, OrgState> orgs_;  // GUARDED_BY(mu_)
+  // Leases not known to be released, by id (expired ones linger until
+  // noticed). GUARDED_BY(mu_)
+  std::unordered_map<std::string, Lease> leases_;
+  uint64_t next_seq_ = 1;  // GUARDED_BY(mu_)
+  bool stopped_ = false;   // GUARDED_BY(mu_)
+};
+
+}  // namespace agentry

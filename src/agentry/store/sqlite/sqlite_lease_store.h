@@ -1,0 +1,90 @@
+// The SQLite ProfileStore, PoolStore and LeaseStore (store.h states the
+// contracts), parts of SqliteStore. Tables of migrations/sqlite/
+// 0004_leases.sql. Lease writes are submitted to the store's group-commit
+// writer without blocking (one fsync covers a whole batch of grants);
+// the writer runs jobs in submission order.
+//
+// Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agentry/store/sqlite/sqlite_config_table.h"
+#include "agentry/store/store.h"
+
+namespace agentry {
+
+class GroupCommitWriter;
+class SqliteReadPool;
+
+class SqliteProfileStore final : public ProfileStore {
+ public:
+  SqliteProfileStore(GroupCommitWriter& writer, SqliteReadPool& readers);
+
+  Status Create(const Profile& profile) override;
+  Result<Profile> Get(std::string_view organization_id,
+                      std::string_view id) override;
+  Result<Page<Profile>> List(std::string_view organization_id,
+                             const PageRequest& page) override;
+  Result<Profile> Update(std::string_view organization_id, std::string_view id,
+                         std::optional<int64_t> expected_revision,
+                         const boost::json::object& config,
+                         int64_t at_ms) override;
+  Status Delete(std::string_view organization_id, std::string_view id,
+                std::optional<int64_t> expected_revision) override;
+
+ private:
+  sqlite::ConfigTable table_;
+};
+
+class SqlitePoolStore final : public PoolStore {
+ public:
+  SqlitePoolStore(GroupCommitWriter& writer, SqliteReadPool& readers);
+
+  Status Create(const Pool& pool) override;
+  Result<Pool> Get(std::string_view organization_id,
+                   std::string_view id) override;
+  Result<Page<Pool>> List(std::string_view organization_id,
+                          const PageRequest& page) override;
+  Result<Pool> Update(std::string_view organization_id, std::string_view id,
+                      std::optional<int64_t> expected_revision,
+                      const boost::json::object& config,
+                      int64_t at_ms) override;
+  Status Delete(std::string_view organization_id, std::string_view id,
+                std::optional<int64_t> expected_revision) override;
+  Result<size_t> AddMembers(std::string_view organization_id,
+                            std::string_view pool_id,
+                            const std::vector<std::string>& profile_ids,
+                            int64_t at_ms) override;
+  Status RemoveMember(std::string_view organization_id,
+                      std::string_view pool_id,
+                      std::string_view profile_id) override;
+
+ private:
+  GroupCommitWriter& writer_;
+  sqlite::ConfigTable table_;
+};
+
+class SqliteLeaseStore final : public LeaseStore {
+ public:
+  SqliteLeaseStore(GroupCommitWriter& writer, SqliteReadPool& readers)
+      : writer_(writer), readers_(readers) {}
+
+  void Grant(const Lease& lease, Done done) override;
+  void Renew(std::string_view organization_id, std::string_view lease_id,
+             int64_t expires_at_ms, Done done) override;
+  void Release(std::string_view organization_id, std::string_view lease_id,
+               int64_t released_at_ms, Done done) override;
+  Result<Lease> Get(std::string_view organization_id,
+                    std::string_view id) override;
+  Result<LeaseSnapshot> Load(int64_t now_ms) override;
+
+ private:
+  GroupCommitWriter& writer_;
+  SqliteReadPool& readers_;
+};
+
+}  // namespace agentry
