@@ -79,7 +79,7 @@ Status CheckSchema(const bj::value& schema, const std::string& field,
       if (!seen.insert(name).second) {
         return json::FieldError(item, " repeats \"" + std::string(name) + "\"");
       }
-      if (properties && !properties->contains(name)) {
+      if (!properties || !properties->contains(name)) {
         return json::FieldError(item, " names \"" + std::string(name) +
                                           "\", which is not in properties");
       }

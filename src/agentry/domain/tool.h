@@ -42,7 +42,7 @@ Result<boost::json::object> NormalizeToolConfig(const boost::json::object& in);
 // recursively (depth ≤ 16) where these keywords appear: `type` (one of
 // object, string, number, integer, boolean, array, null, or a non-empty
 // array of them), `properties` (object of schemas), `required` (array of
-// distinct strings, each a member of `properties` when those are given),
+// distinct strings, each a member of `properties`),
 // `items` (a schema), `enum` (a non-empty array). Other keywords
 // (description, title, default, format, minimum, …) are kept unchecked.
 // `field` prefixes errors ("parameters.properties.max_results.type").

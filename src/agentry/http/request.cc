@@ -141,12 +141,16 @@ Result<PageParams> ParsePageParams(const Request& req, CursorKind kind) {
       case CursorKind::kUuid:
         shaped = IsUuid(a);
         break;
-      case CursorKind::kKey:
-        shaped = a.size() <= 64 &&
-                 a.find_first_not_of(
-                     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "abcdefghijklmnopqrstuvwxyz_-") == std::string::npos;
+      case CursorKind::kKey: {
+        // A prefixed id: "tol_…", "ins_…".
+        const size_t underscore = a.find('_');
+        shaped = a.size() <= 64 && underscore != std::string::npos &&
+                 underscore > 0 &&
+                 a.find_first_not_of("abcdefghijklmnopqrstuvwxyz") ==
+                     underscore &&
+                 IsPrefixedId(a, a.substr(0, underscore + 1));
         break;
+      }
       case CursorKind::kNumber:
         shaped = a.size() <= 9 &&
                  a.find_first_not_of("0123456789") == std::string::npos &&

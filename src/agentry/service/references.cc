@@ -92,15 +92,33 @@ Result<bj::object> References::ResolveForPublish(
       continue;
     }
     const std::optional<int> version = VersionAt(ins);
-    auto compiled =
-        instructions_.Compiled(organization_id, StringAt(ins, "id"), version);
-    if (!compiled.ok()) {
-      return Unresolved(compiled.status(),
-                        json::Join(field, version ? "version" : "id"));
-    }
-    if (!version) ins["version"] = (*compiled)->instruction.version;
+    AGENTRY_ASSIGN_OR_RETURN(auto compiled,
+                             Resolve(organization_id, ins, field));
+    if (!version) ins["version"] = compiled->instruction.version;
   }
   return out;
+}
+
+Result<std::shared_ptr<const CompiledInstruction>> References::Resolve(
+    std::string_view organization_id, const bj::object& reference,
+    const std::string& field) {
+  const std::string_view id = StringAt(reference, "id");
+  const std::optional<int> version = VersionAt(reference);
+  auto compiled = instructions_.Compiled(organization_id, id, version);
+  if (compiled.ok() || compiled.status().code() != ErrorCode::kNotFound) {
+    return compiled;
+  }
+  // The id's fault when the instruction itself is missing, else the
+  // version's.
+  if (version) {
+    auto latest = instructions_.Compiled(organization_id, id, std::nullopt);
+    if (latest.ok()) {
+      return Unresolved(compiled.status(), json::Join(field, "version"));
+    }
+  }
+  return Unresolved(
+      Status::NotFound("instruction " + std::string(id) + " not found"),
+      json::Join(field, "id"));
 }
 
 Result<std::shared_ptr<const templating::Template>> References::ParseInline(
@@ -182,16 +200,11 @@ Result<std::vector<RenderedInstruction>> References::RenderAgent(
         AGENTRY_ASSIGN_OR_RETURN(rendered.text, parsed->Render(context));
       }
     } else {
-      const std::optional<int> version = VersionAt(ins);
-      auto compiled = instructions_.Compiled(agent.head.organization_id,
-                                             StringAt(ins, "id"), version);
-      if (!compiled.ok()) {
-        return Unresolved(compiled.status(),
-                          json::Join(field, version ? "version" : "id"));
-      }
-      rendered.name = StringAt((*compiled)->instruction.config, "name");
+      AGENTRY_ASSIGN_OR_RETURN(auto compiled,
+                               Resolve(agent.head.organization_id, ins, field));
+      rendered.name = StringAt(compiled->instruction.config, "name");
       AGENTRY_ASSIGN_OR_RETURN(rendered.text,
-                               InstructionService::Render(**compiled, context));
+                               InstructionService::Render(*compiled, context));
     }
     out.push_back(std::move(rendered));
   }

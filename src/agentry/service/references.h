@@ -65,6 +65,12 @@ class References final : public PublishResolver {
       const boost::json::object& session) const;
 
  private:
+  // The instruction a reference ({id, version?}) names; kInvalidRequest
+  // naming `field`.id (no such instruction) or `field`.version (no such
+  // version) otherwise.
+  Result<std::shared_ptr<const CompiledInstruction>> Resolve(
+      std::string_view organization_id, const boost::json::object& reference,
+      const std::string& field);
   // An inline template, parsed once per distinct text (bounded cache).
   Result<std::shared_ptr<const templating::Template>> ParseInline(
       std::string_view text, const std::string& field);
