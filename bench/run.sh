@@ -4,6 +4,8 @@
 #
 #   bash bench/run.sh                    # 3 rounds of 10 s per target
 #   DURATION=30 ROUNDS=5 bash bench/run.sh
+#   bash bench/run.sh render             # only the Velocity render micro-benchmark
+#   bash bench/run.sh leases             # only the lease benchmark (also part of the full run)
 #
 # Both servers are pinned to CPU 0 and wrk to CPU 1, so the load generator
 # never competes with the server under test, and the two targets are run
@@ -29,6 +31,63 @@ log() { echo "bench: $*" >&2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+
+# ---------------------------------------------------------------- render
+# `bash bench/run.sh render`: the Velocity engine's Google Benchmark
+# (bench/render_bench.cc) — parse, render and parse+render of a ~2 KB
+# instruction with 20 references and a 50-item #foreach — pinned to one core,
+# RENDER_REPETITIONS (5) repetitions, medians reported. Builds the target
+# `render_bench` in BUILD_DIR (build) first: a no-op when it is up to date.
+if [[ "${1:-}" == render ]]; then
+  BUILD_DIR="${BUILD_DIR:-build}"
+  RENDER_CPU="${RENDER_CPU:-0}"
+  RENDER_REPETITIONS="${RENDER_REPETITIONS:-5}"
+  [[ "$RENDER_REPETITIONS" =~ ^[1-9][0-9]*$ ]] || die "RENDER_REPETITIONS must be a positive integer"
+  command -v taskset >/dev/null 2>&1 || die "taskset not found (util-linux)"
+  [[ -f "$BUILD_DIR/build.ninja" ]] || make configure BUILD_DIR="$BUILD_DIR"
+  cmake --build "$BUILD_DIR" --target render_bench >&2 \
+    || die "building render_bench failed (is libbenchmark-dev installed? make deps)"
+  RENDER_BIN="$BUILD_DIR/bench/render_bench"
+  RENDER_JSON="$(mktemp "${TMPDIR:-/tmp}/agentry-render.XXXXXX")"
+  trap 'rm -f "$RENDER_JSON"' EXIT
+  RENDER_CMD=(taskset -c "$RENDER_CPU" "$RENDER_BIN"
+    "--benchmark_repetitions=$RENDER_REPETITIONS" --benchmark_report_aggregates_only=true)
+  log "running: ${RENDER_CMD[*]}"
+  "${RENDER_CMD[@]}" --benchmark_out="$RENDER_JSON" --benchmark_out_format=json >&2
+  GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  git diff --quiet HEAD -- 2>/dev/null || GIT_REV="$GIT_REV (with uncommitted changes)"
+  echo
+  echo "## Velocity render: parse and render of a 2 KB instruction"
+  echo
+  echo "commit $GIT_REV; $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) CPUs," \
+    "Linux $(uname -r); pinned to CPU $RENDER_CPU; $RENDER_REPETITIONS repetitions."
+  echo
+  echo '```'
+  echo "${RENDER_CMD[*]}"
+  echo '```'
+  echo
+  python3 - "$RENDER_JSON" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1]))
+rows = {}
+for b in data["benchmarks"]:
+    if b.get("run_type") != "aggregate":
+        continue
+    unit = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+    r = rows.setdefault(b["run_name"], {"label": b.get("label", "")})
+    r[b["aggregate_name"]] = b["real_time"] * unit
+print("| benchmark | median ns | mean ns | stddev ns | per second (median) |")
+print("|---|---:|---:|---:|---:|")
+for name, r in rows.items():
+    print(f"| {name} | {r['median']:.0f} | {r['mean']:.0f} | {r.get('stddev', 0):.0f} "
+          f"| {1e9 / r['median']:.0f} |")
+labels = {r["label"] for r in rows.values() if r["label"]}
+if labels:
+    print()
+    print("Workload: " + "; ".join(sorted(labels)) + ".")
+PY
+  exit 0
+fi
 
 # Everything is on 127.0.0.1: never let curl go through a proxy.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY || true
@@ -63,7 +122,7 @@ NCPU="$(nproc)"
 ((NCPU >= 2)) || log "warning: only $NCPU CPU; server and wrk will share it"
 ((NCPU >= 2)) || CLIENT_CPU=0
 
-if [[ ! -x build/agentry ]]; then
+if [[ "${1:-}" != leases && ! -x build/agentry ]]; then
   log "build/agentry missing; running make build"
   make build
 fi
@@ -97,6 +156,8 @@ cleanup() {
   stop_pid "$WRK_PID" wrk
   stop_pid "$AGENTRY_PID" agentry
   stop_pid "$NGINX_PID" nginx
+  stop_pid "${LEASE_LOAD_PID:-}" lease_load
+  stop_pid "${LEASE_AGENTRY_PID:-}" agentry
   if [[ -n "$OUT_DIR" && -d "$TMP" ]]; then
     mkdir -p "$OUT_DIR"
     cp -r "$TMP"/wrk-*.txt "$TMP"/agentry.out "$TMP"/agentry.err "$TMP"/nginx/error.log "$OUT_DIR"/ 2>/dev/null || true
@@ -158,7 +219,7 @@ busy_percent() {
     na = split(a, x); split(b, y); t = 0
     for (i = 2; i <= na; i++) t += y[i] - x[i]
     idle = (y[5] - x[5]) + (y[6] - x[6])
-    printf "%.0f\n", t > 0 ? 100 * (t - idle) / t : 0 }'
+    printf "%.0f\n", (t > 0 ? 100 * (t - idle) / t : 0) }'
 }
 
 # spread TARGET NUMBERS...: a warning when the runs differ by more than 15 %.
@@ -168,6 +229,218 @@ spread() {
     if (NR > 1 && a[1] > 0 && a[NR] / a[1] > 1.15)
       printf "%s: requests/s vary by %.0f %% between runs (%.0f to %.0f): the machine was noisy\n", t, 100 * (a[NR] / a[1] - 1), a[1], a[NR] }'
 }
+
+# ---------------------------------------------------------------- leases
+# `bash bench/run.sh leases` (and the end of the full run): the lease hot
+# path. A fresh agentry on SQLite (pinned to CPU 0) with LEASE_PROFILES (128)
+# profiles in one exclusive pool; bench/lease_load (CPU 1) runs
+# LEASE_CONNECTIONS (32) keep-alive connections, each looping acquire
+# (POST /v1/agent-profile-pools/{id}/leases, 201) + release
+# (DELETE /v1/leases/{id}, 204). Beside it, in the same temporary directory
+# (same disk) and on CPU 0, bench/raw_commit measures the disk's raw durable
+# commit rate: single-row SQLite WAL synchronous=FULL commits in a loop. The
+# two alternate for ROUNDS rounds of DURATION seconds after a WARMUP each;
+# medians reported. Builds the targets raw_commit and lease_load in BUILD_DIR
+# (build) first — a no-op when up to date — and uses BUILD_DIR/agentry as it
+# is (`make build` only when it is missing). See bench/README.md.
+LEASE_PROFILES=128
+LEASE_CONNECTIONS=32
+LEASE_AGENTRY_PID=""
+LEASE_LOAD_PID=""
+
+lease_q() { printf '%q ' "$@" | sed 's/ $//'; }
+
+# lease_value FILE KEY: the value of a "key: value" line of lease_load/raw_commit.
+lease_value() { awk -v k="$2:" '$1 == k { print $2; exit }' "$1"; }
+
+# lease_run KIND LABEL SECONDS: one lease_load or raw_commit run, in the
+# background so that a signal is handled at once; records the numbers unless
+# LABEL is "warmup".
+lease_run() {
+  local kind="$1" label="$2" secs="$3" out rc=0 cmd
+  out="$TMP/lease-$kind-$label.txt"
+  if [[ "$kind" == leases ]]; then
+    cmd=("${LEASE_LOAD_CMD[@]}" --duration "$secs")
+    LEASE_LOAD_KEY="$LEASE_ADMIN" timeout $((secs + 60)) "${cmd[@]}" >"$out" 2>"$out.err" &
+  else
+    cmd=("${RAW_COMMIT_CMD[@]}" "$secs")
+    timeout $((secs + 60)) "${cmd[@]}" >"$out" 2>"$out.err" &
+  fi
+  LEASE_LOAD_PID=$!
+  wait "$LEASE_LOAD_PID" || rc=$?
+  LEASE_LOAD_PID=""
+  if ((rc != 0)); then
+    cat "$out" "$out.err" >&2
+    die "$kind ($label) failed (exit $rc)"
+  fi
+  if [[ "$kind" == leases ]]; then
+    local pairs p50 p99 ops
+    pairs="$(lease_value "$out" pairs/s)"; ops="$(lease_value "$out" lease_ops/s)"
+    p50="$(lease_value "$out" pair_p50_ms)"; p99="$(lease_value "$out" pair_p99_ms)"
+    [[ -n "$pairs" && -n "$p50" && -n "$p99" && -n "$ops" ]] || { cat "$out" >&2; die "could not parse lease_load output ($label)"; }
+    log "$(printf '%-11s %-7s %10s pairs/s   pair p50 %8s ms   p99 %8s ms' leases "$label" "$pairs" "$p50" "$p99")"
+    [[ "$label" == warmup ]] && return 0
+    L_PAIRS+=("$pairs"); L_OPS+=("$ops"); L_P50+=("$p50"); L_P99+=("$p99")
+    L_ACQ_P99+=("$(lease_value "$out" acquire_p99_ms)")
+  else
+    local cps p50 p99
+    cps="$(lease_value "$out" commits/s)"; p50="$(lease_value "$out" p50_ms)"; p99="$(lease_value "$out" p99_ms)"
+    [[ -n "$cps" && -n "$p50" && -n "$p99" ]] || { cat "$out" >&2; die "could not parse raw_commit output ($label)"; }
+    log "$(printf '%-11s %-7s %10s commits/s commit p50 %8s ms p99 %8s ms' raw_commit "$label" "$cps" "$p50" "$p99")"
+    [[ "$label" == warmup ]] && return 0
+    R_CPS+=("$cps"); R_P50+=("$p50"); R_P99+=("$p99")
+  fi
+}
+
+run_leases() {
+  local build_dir="${BUILD_DIR:-build}" agentry port base code i ids pool_id
+  command -v taskset >/dev/null 2>&1 || die "taskset not found (util-linux)"
+  if [[ ! -x "$build_dir/agentry" ]]; then
+    log "$build_dir/agentry missing; running make build"
+    make build BUILD_DIR="$build_dir"
+  fi
+  [[ -f "$build_dir/build.ninja" ]] || make configure BUILD_DIR="$build_dir"
+  cmake --build "$build_dir" --target raw_commit lease_load >&2 || die "building raw_commit and lease_load failed"
+  agentry="$(cd "$build_dir" && pwd)/agentry"
+  local raw_commit lease_load
+  raw_commit="$(cd "$build_dir" && pwd)/bench/raw_commit"
+  lease_load="$(cd "$build_dir" && pwd)/bench/lease_load"
+
+  LEASE_ADMIN="$(python3 -c 'import secrets, string
+a = string.ascii_letters + string.digits
+print("".join(secrets.choice(a) for _ in range(40)))')"
+  port="$(free_port)"
+  mkdir -p "$TMP/leases"
+  LEASE_AGENTRY_CMD=(taskset -c "$SERVER_CPU" "$agentry" serve --listen "127.0.0.1:$port"
+    --store "sqlite://$TMP/leases/a.db" --log-level warn --threads 1)
+  (
+    cd "$TMP/leases"
+    while read -r v; do unset "$v"; done < <(compgen -e | grep '^AGENTRY_' || true)
+    export AGENTRY_BOOTSTRAP_ADMIN_KEY="$LEASE_ADMIN"
+    exec "${LEASE_AGENTRY_CMD[@]}" >"$TMP/leases/agentry.out" 2>"$TMP/leases/agentry.err"
+  ) &
+  LEASE_AGENTRY_PID=$!
+  base="http://127.0.0.1:$port"
+  wait_for_200 "$base/healthz" "$LEASE_AGENTRY_PID" agentry "$TMP/leases/agentry.err"
+  log "leases: agentry up on $base (pid $LEASE_AGENTRY_PID); creating $LEASE_PROFILES profiles"
+
+  local auth=(-H "Authorization: Bearer $LEASE_ADMIN") ct=(-H "Content-Type: application/json")
+  ids=()
+  for ((i = 1; i <= LEASE_PROFILES; i++)); do
+    code="$(http_code POST "$base/v1/agent-profiles" "$TMP/leases/profile.out" "${auth[@]}" "${ct[@]}" \
+      --data-binary "{\"name\":\"p$i\",\"credentials\":[{\"name\":\"pw\",\"data\":\"secret$i\"}]}")"
+    [[ "$code" == 201 ]] || { cat "$TMP/leases/profile.out" >&2; echo >&2; die "POST /v1/agent-profiles answered $code"; }
+    ids+=("$(sed -n 's/^{"id":"\([^"]*\)".*/\1/p' "$TMP/leases/profile.out")")
+    [[ -n "${ids[-1]}" ]] || { cat "$TMP/leases/profile.out" >&2; die "no id in the profile answer"; }
+  done
+  code="$(http_code POST "$base/v1/agent-profile-pools" "$TMP/leases/pool.out" "${auth[@]}" "${ct[@]}" \
+    --data-binary '{"name":"bench"}')"
+  [[ "$code" == 201 ]] || { cat "$TMP/leases/pool.out" >&2; echo >&2; die "POST /v1/agent-profile-pools answered $code"; }
+  pool_id="$(sed -n 's/^{"id":"\([^"]*\)".*/\1/p' "$TMP/leases/pool.out")"
+  [[ -n "$pool_id" ]] || { cat "$TMP/leases/pool.out" >&2; die "no id in the pool answer"; }
+  grep -q '"allow_concurrent_use":false' "$TMP/leases/pool.out" || die "the pool is not exclusive: $(cat "$TMP/leases/pool.out")"
+  local members
+  members="$(printf '"%s",' "${ids[@]}")"
+  code="$(http_code POST "$base/v1/agent-profile-pools/$pool_id/profiles" "$TMP/leases/members.out" "${auth[@]}" "${ct[@]}" \
+    --data-binary "{\"profile_ids\":[${members%,}]}")"
+  [[ "$code" == 2?? ]] || { cat "$TMP/leases/members.out" >&2; echo >&2; die "adding the profiles to the pool answered $code"; }
+  grep -q "\"profile_count\":$LEASE_PROFILES\\b" "$TMP/leases/members.out" \
+    || die "the pool does not hold $LEASE_PROFILES profiles: $(cat "$TMP/leases/members.out")"
+  log "leases: pool $pool_id holds $LEASE_PROFILES profiles (exclusive)"
+
+  LEASE_LOAD_CMD=(taskset -c "$CLIENT_CPU" "$lease_load" --target "127.0.0.1:$port" --pool "$pool_id"
+    --connections "$LEASE_CONNECTIONS")
+  RAW_COMMIT_CMD=(taskset -c "$SERVER_CPU" "$raw_commit" "$TMP/leases/raw.db")
+  L_PAIRS=(); L_OPS=(); L_P50=(); L_P99=(); L_ACQ_P99=(); R_CPS=(); R_P50=(); R_P99=()
+  local warnings=() busy
+  busy="$(busy_percent)"
+  if ((busy > 10)); then
+    warnings+=("the machine was ${busy} % busy (other processes) just before the runs; expect noise")
+    log "warning: the machine is ${busy} % busy before the runs (other processes); numbers will be noisy"
+  fi
+  log "leases: warm-up ${WARMUP} s each; then $ROUNDS round(s) of ${DURATION} s each, alternating lease_load and raw_commit"
+  lease_run leases warmup "$WARMUP"
+  lease_run raw warmup "$WARMUP"
+  for ((i = 1; i <= ROUNDS; i++)); do
+    lease_run leases "round$i" "$DURATION"
+    lease_run raw "round$i" "$DURATION"
+  done
+
+  kill -0 "$LEASE_AGENTRY_PID" 2>/dev/null || die "agentry died during the lease benchmark"
+  code="$(http_code GET "$base/v1/agent-profile-pools/$pool_id/leases" "$TMP/leases/left.out" "${auth[@]}")"
+  [[ "$code" == 200 ]] || die "GET /v1/agent-profile-pools/$pool_id/leases answered $code after the load"
+  grep -q '"data":\[\]' "$TMP/leases/left.out" \
+    || warnings+=("leases still active after the runs (a connection error left them held): $(head -c 300 "$TMP/leases/left.out")")
+
+  local pairs ops p50 p99 acq99 cps c50 c99 ratio ops_ratio w
+  pairs="$(median "${L_PAIRS[@]}")"; ops="$(median "${L_OPS[@]}")"
+  p50="$(median "${L_P50[@]}")"; p99="$(median "${L_P99[@]}")"; acq99="$(median "${L_ACQ_P99[@]}")"
+  cps="$(median "${R_CPS[@]}")"; c50="$(median "${R_P50[@]}")"; c99="$(median "${R_P99[@]}")"
+  ratio="$(awk -v a="$pairs" -v b="$cps" 'BEGIN { printf "%.2f", a / b }')"
+  ops_ratio="$(awk -v a="$ops" -v b="$cps" 'BEGIN { printf "%.2f", a / b }')"
+  w="$(spread "lease pairs" "${L_PAIRS[@]}")"; [[ -z "$w" ]] || warnings+=("$w")
+  w="$(spread raw_commit "${R_CPS[@]}")"; [[ -z "$w" ]] || warnings+=("$w")
+  busy="$(busy_percent)"
+  ((busy <= 10)) || warnings+=("the machine was ${busy} % busy (other processes) just after the runs; expect noise")
+  local met="not met"
+  awk -v r="$ratio" -v p="$p99" 'BEGIN { exit !(r >= 5 && p <= 20) }' && met="met"
+
+  local rev cpu
+  if rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"; then
+    git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || rev="$rev (with uncommitted changes)"
+  else
+    rev="unknown commit"
+  fi
+  cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
+  echo
+  echo "## Leases: acquire + release on an exclusive pool of $LEASE_PROFILES profiles vs the disk's raw commit rate"
+  echo
+  echo "agentry $("$agentry" --version 2>/dev/null | head -n1 | sed 's/^agentry //' || true) at $rev;" \
+    "SQLite $(lease_value "$TMP/lease-raw-round1.txt" sqlite);" \
+    "${cpu:-unknown CPU}, $(nproc) CPUs, Linux $(uname -r); store and raw_commit in $(df -P "$TMP" | awk 'NR == 2 { print $1 }')" \
+    "($(findmnt -no FSTYPE -T "$TMP" 2>/dev/null || echo '?'))."
+  echo "lease_load: $LEASE_CONNECTIONS connections (one thread, CPU $CLIENT_CPU); agentry and raw_commit on CPU $SERVER_CPU;" \
+    "${DURATION} s per run, $ROUNDS run(s) each (alternating, after a ${WARMUP} s warm-up each); medians over the runs."
+  echo
+  echo "| target | median per second | median p50 ms | median p99 ms | ÷ raw commits/s |"
+  echo "|---|---:|---:|---:|---:|"
+  printf '| lease acquire + release pairs (%d connections) | %.0f | %.3f | %.3f | **%s** |\n' \
+    "$LEASE_CONNECTIONS" "$pairs" "$p50" "$p99" "$ratio"
+  printf '| lease operations (acquire or release; 2 durable writes per pair) | %.0f | | | %s |\n' "$ops" "$ops_ratio"
+  printf '| raw SQLite commits (WAL, synchronous=FULL, 1 row each) | %.0f | %.3f | %.3f | 1.00 |\n' "$cps" "$c50" "$c99"
+  echo
+  echo "Goal (issue 9): pairs/s ≥ 5× the raw commit rate and pair p99 ≤ 20 ms — **$met**" \
+    "(${ratio}×, p99 $(printf '%.3f' "$p99") ms; acquire p99 $(printf '%.3f' "$acq99") ms)."
+  echo
+  echo "Per run: lease pairs/s ${L_PAIRS[*]}; raw commits/s ${R_CPS[*]}"
+  if ((${#warnings[@]})); then
+    echo
+    echo "Warnings:"
+    printf -- '- %s\n' "${warnings[@]}"
+  fi
+  echo
+  echo "Commands (ADMIN is a random 40-character key made per run; POOL the pool created by the script;" \
+    "the port is a free one picked per run):"
+  echo
+  echo '```'
+  echo "AGENTRY_BOOTSTRAP_ADMIN_KEY=\$ADMIN $(lease_q "${LEASE_AGENTRY_CMD[@]}")"
+  echo "LEASE_LOAD_KEY=\$ADMIN $(lease_q "${LEASE_LOAD_CMD[@]:0:6}") --pool \$POOL $(lease_q "${LEASE_LOAD_CMD[@]:8}") --duration $DURATION"
+  echo "$(lease_q "${RAW_COMMIT_CMD[@]}") $DURATION"
+  echo '```'
+  echo "(warm-up runs: the same commands for ${WARMUP} s)"
+
+  if [[ -n "$OUT_DIR" ]]; then
+    mkdir -p "$OUT_DIR"
+    cp "$TMP"/lease-*.txt "$TMP"/lease-*.txt.err "$TMP/leases/agentry.out" "$TMP/leases/agentry.err" "$OUT_DIR"/ 2>/dev/null || true
+  fi
+  stop_pid "$LEASE_AGENTRY_PID" agentry
+  LEASE_AGENTRY_PID=""
+}
+
+if [[ "${1:-}" == leases ]]; then
+  run_leases
+  exit 0
+fi
 
 # ---------------------------------------------------------------- agentry
 ADMIN="$(python3 -c 'import secrets, string
@@ -213,6 +486,10 @@ JSON
 AUTH=(-H "Authorization: Bearer $ADMIN")
 JSON_CT=(-H "Content-Type: application/json")
 
+# Publishing checks references: the agent's tool must exist first.
+code="$(http_code POST "$AGENTRY_BASE/v1/tools" "$TMP/tool.out" "${AUTH[@]}" "${JSON_CT[@]}" --data-binary \
+  '{"id":"tol_knowledge_search","name":"Knowledge search","parameters":{"type":"object","properties":{"max_results":{"type":"integer"}}}}')"
+[[ "$code" == 2?? ]] || { cat "$TMP/tool.out" >&2 2>/dev/null; echo >&2; die "POST /v1/tools answered $code"; }
 code="$(http_code POST "$AGENTRY_BASE/v1/agents" "$TMP/create.out" "${AUTH[@]}" "${JSON_CT[@]}" --data-binary "@$TMP/agent.json")"
 [[ "$code" == 2?? ]] || { cat "$TMP/create.out" >&2 2>/dev/null; echo >&2; die "POST /v1/agents answered $code"; }
 code="$(http_code POST "$AGENTRY_BASE/v1/agents/$AGENT_KEY/publish" "$TMP/publish.out" "${AUTH[@]}" "${JSON_CT[@]}" --data-binary '{}')"
@@ -392,3 +669,10 @@ echo "$(q "${WRK_AGENTRY[@]:0:8}") -H 'Authorization: Bearer \$ADMIN' $(q "$AGEN
 q "${WRK_NGINX[@]}"; echo
 echo '```'
 echo "(warm-up runs: the same wrk commands with -d${WARMUP}s)"
+
+# ---------------------------------------------------------------- leases (full run)
+# The read-path servers are idle now; stop them so that CPU 0 is the lease
+# server's alone, then run the lease benchmark (see run_leases above).
+stop_pid "$AGENTRY_PID" agentry; AGENTRY_PID=""
+stop_pid "$NGINX_PID" nginx; NGINX_PID=""
+run_leases

@@ -24,11 +24,12 @@ namespace agentry::http {
 // server then runs it again on a worker thread.
 using Handler = std::function<std::optional<Response>(Request&)>;
 
-// An asynchronous handler runs on a worker thread and answers later, from
-// any thread, by calling `respond` exactly once; the request stays valid
-// until then. It may block briefly (store reads) but must not wait for
-// events: that is what `respond` is for (a lease acquisition waiting for a
-// profile holds no thread).
+// An asynchronous handler runs on the connection's I/O thread and answers
+// later, from any thread, by calling `respond` exactly once; the request
+// stays valid until then. It must never block (no store reads, no waiting):
+// whatever takes time happens elsewhere and ends in `respond` (a lease
+// acquisition is decided in memory and answered by the store's writer once
+// durable; one waiting for a profile holds no thread at all).
 using Respond = std::function<void(Response)>;
 using AsyncHandler = std::function<void(Request&, Respond respond)>;
 

@@ -558,12 +558,12 @@ class Server::Impl {
         use_awaitable);
   }
 
-  // Starts an asynchronous handler on the worker pool and resumes on this
-  // connection's I/O thread with the answer it gives, whenever and from
-  // whichever thread it gives it.
+  // Runs an asynchronous handler here, on the I/O thread (it never blocks),
+  // and resumes on this connection's I/O thread with the answer it gives,
+  // whenever and from whichever thread it gives it.
   awaitable<Response> OnAsync(const Route& route, Request& req) {
     return asio::async_initiate<decltype(use_awaitable), void(Response)>(
-        [this, &route, &req](auto handler) {
+        [&route, &req](auto handler) {
           using H = decltype(handler);
           auto slot = std::make_shared<std::optional<H>>(std::move(handler));
           auto answered = std::make_shared<std::atomic<bool>>(false);
@@ -574,17 +574,16 @@ class Server::Impl {
               std::move (**slot)(std::move(resp));
             });
           };
-          asio::post(workers_, [this, &route, &req, respond]() mutable {
-            try {
-              route.async_handler(req, respond);
-            } catch (const std::exception& e) {
-              log::Error("handler threw", {{"route", route.pattern},
-                                           {"request_id", req.request_id},
-                                           {"error", e.what()}});
-              respond(ErrorResponse(Status::Internal("internal error"),
-                                    req.request_id, route.options.dialect));
-            }
-          });
+          req.on_io_thread = true;
+          try {
+            route.async_handler(req, respond);
+          } catch (const std::exception& e) {
+            log::Error("handler threw", {{"route", route.pattern},
+                                         {"request_id", req.request_id},
+                                         {"error", e.what()}});
+            respond(ErrorResponse(Status::Internal("internal error"),
+                                  req.request_id, route.options.dialect));
+          }
         },
         use_awaitable);
   }

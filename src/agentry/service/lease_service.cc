@@ -661,6 +661,12 @@ void LeaseService::Grant(OrgState& org, PoolState& pool, ProfileState& p,
   });
 }
 
+void LeaseService::OffThread(std::function<void()> fn) {
+  // After Shutdown the timer thread is gone: run it here rather than never.
+  auto shared = std::make_shared<std::function<void()>>(std::move(fn));
+  if (timers_.ScheduleIn(0, [shared] { (*shared)(); }) == 0) (*shared)();
+}
+
 void LeaseService::Undo(const std::string& lease_id) {
   Deferred later;
   {
@@ -847,16 +853,19 @@ void LeaseService::Renew(const Principal& caller, std::string_view lease_id,
   if (it == leases_.end() ||
       it->second.organization_id != caller.organization_id) {
     lock.unlock();
-    // Not live here: released, long expired or unknown.
-    auto stored = store_.leases().Get(caller.organization_id, lease_id);
-    if (!stored.ok()) {
-      done(stored.status().code() == ErrorCode::kNotFound
-               ? LeaseNotFound(lease_id)
-               : stored.status());
-      return;
-    }
-    done(Status::Conflict("lease " + std::string(lease_id) + " is " +
-                          stored->StatusAt(now) + "; acquire a new one"));
+    // Not live here: released, long expired or unknown. The store read
+    // happens off the caller's (I/O) thread.
+    OffThread([this, org = caller.organization_id, id = std::string(lease_id),
+               now, done = std::move(done)] {
+      auto stored = store_.leases().Get(org, id);
+      if (!stored.ok()) {
+        done(stored.status().code() == ErrorCode::kNotFound ? LeaseNotFound(id)
+                                                            : stored.status());
+        return;
+      }
+      done(Status::Conflict("lease " + id + " is " + stored->StatusAt(now) +
+                            "; acquire a new one"));
+    });
     return;
   }
   Lease& lease = it->second;
@@ -922,20 +931,23 @@ void LeaseService::Release(const Principal& caller, std::string_view lease_id,
     if (it == leases_.end() ||
         it->second.organization_id != caller.organization_id) {
       lock.unlock();
-      auto stored = store_.leases().Get(caller.organization_id, lease_id);
-      if (!stored.ok()) {
-        done(stored.status().code() == ErrorCode::kNotFound
-                 ? LeaseNotFound(lease_id)
-                 : stored.status());
-        return;
-      }
-      if (stored->released_at_ms) {
-        done(Status::Ok());  // idempotent
-        return;
-      }
-      // Expired but never released: record the release too.
-      store_.leases().Release(caller.organization_id, lease_id, clock_.NowMs(),
-                              std::move(done));
+      // Not live here: the store knows (read off the caller's thread).
+      OffThread([this, org = caller.organization_id, id = std::string(lease_id),
+                 done = std::move(done)]() mutable {
+        auto stored = store_.leases().Get(org, id);
+        if (!stored.ok()) {
+          done(stored.status().code() == ErrorCode::kNotFound
+                   ? LeaseNotFound(id)
+                   : stored.status());
+          return;
+        }
+        if (stored->released_at_ms) {
+          done(Status::Ok());  // idempotent
+          return;
+        }
+        // Expired but never released: record the release too.
+        store_.leases().Release(org, id, clock_.NowMs(), std::move(done));
+      });
       return;
     }
     const Lease lease = it->second;

@@ -23,10 +23,11 @@
 // under the master key; answers carry them opened only for keys with
 // profiles:secrets, and only in lease answers.
 //
-// Blocking methods (profiles, pools, GetLease, and Renew/Release of a lease
-// that is no longer in memory) call the store: run them on a worker, not an
-// I/O thread. Acquire never blocks. Callbacks (`Answer`, `Done`) run on a
-// store or timer thread: keep them short. Thread-safe.
+// Profiles, pools and GetLease block on the store: run them on a worker,
+// not an I/O thread. Acquire, Renew and Release never block (a lease no
+// longer in memory is looked up on the service's timer thread), so they may
+// run on an I/O thread. Callbacks (`Answer`, `Done`) run on a store or timer
+// thread: keep them short. Thread-safe.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -203,6 +204,8 @@ class LeaseService {
   int RetryAfter(OrgState& org, PoolState& pool, int64_t now_ms);
   void OnTimer(const std::string& organization_id, const std::string& pool_id);
   void Undo(const std::string& lease_id);
+  // Runs `fn` on the timer thread (here, after Shutdown).
+  void OffThread(std::function<void()> fn);
   std::string LeaseJson(const Lease& lease, const ProfileState* p,
                         bool with_secrets, int64_t now_ms) const;
   void InstallProfile(const Profile& profile);
