@@ -3,6 +3,7 @@
 // against Apache Velocity 1.7 (see velocity_test.cc).
 #include "agentry/templating/velocity.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
@@ -52,12 +53,20 @@ struct Expr {
 }  // namespace vt
 
 struct Template::Node {
-  enum class Kind : uint8_t { kBlock, kText, kRef, kEscRef, kSet, kIf, kForeach };
+  enum class Kind : uint8_t {
+    kBlock,
+    kText,
+    kRef,
+    kEscRef,
+    kSet,
+    kIf,
+    kForeach
+  };
   Kind kind = Kind::kBlock;
-  std::string text;          // kText
-  bool plain = false;        // kText scanned from ordinary template text
-  vt::Ref ref;               // kRef, kEscRef; kSet target; kForeach variable
-  size_t backslashes = 0;    // kEscRef
+  std::string text;             // kText
+  bool plain = false;           // kText scanned from ordinary template text
+  vt::Ref ref;                  // kRef, kEscRef; kSet target; kForeach variable
+  size_t backslashes = 0;       // kEscRef
   std::vector<vt::Expr> exprs;  // kIf conditions; kSet value; kForeach list
   std::vector<Node> children;   // kBlock nodes; kIf branches; kForeach body
 };
@@ -72,9 +81,7 @@ bool IsIdentStart(char c) {
 bool IsIdentChar(char c) {
   return IsIdentStart(c) || (c >= '0' && c <= '9') || c == '-';
 }
-bool IsWordChar(char c) {
-  return IsIdentStart(c) || (c >= '0' && c <= '9');
-}
+bool IsWordChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 using Node = Template::Node;
@@ -121,8 +128,8 @@ class Parser {
         ++col;
       }
     }
-    return Status::InvalidRequest("line " + std::to_string(line) +
-                                  ", column " + std::to_string(col) + ": " +
+    return Status::InvalidRequest("line " + std::to_string(line) + ", column " +
+                                  std::to_string(col) + ": " +
                                   std::string(what));
   }
 
@@ -220,6 +227,11 @@ class Parser {
           n.ref = std::move(ref);
           out->push_back(std::move(n));
           pos_ = end;
+        } else if (At(pos_ + 1) == '!' && At(pos_ + 2) != '{') {
+          // "$!" before anything that starts no reference: Velocity 1.7
+          // prints "$" and drops the "!".
+          AddText(out, "$", false);
+          pos_ += 2;
         } else {
           AddText(out, "$", false);
           ++pos_;
@@ -246,10 +258,10 @@ class Parser {
           bool formal = false;
           if (DirectiveName(i, &end, &formal)) {
             if (n % 2 == 1) {
-              AddText(out,
-                      std::string(n / 2, '\\') +
-                          std::string(s_.substr(i, end - i)),
-                      false);
+              AddText(
+                  out,
+                  std::string(n / 2, '\\') + std::string(s_.substr(i, end - i)),
+                  false);
               pos_ = end;
             } else {
               AddText(out, std::string(n / 2, '\\'), false);
@@ -303,10 +315,8 @@ class Parser {
     }
     if (StartsWith(at, "#*")) {
       size_t e = s_.find("*#", at + 2);
-      if (e == std::string_view::npos) {
-        return Error(at, "unterminated #* comment");
-      }
-      pos_ = e + 2;
+      // Unterminated, it runs to the end of the template (as in Velocity).
+      pos_ = e == std::string_view::npos ? s_.size() : e + 2;
       return Status::Ok();
     }
     size_t end = 0;
@@ -693,8 +703,7 @@ class Parser {
       }
       body += c;
     }
-    if (q == '\'' ||
-        body.find_first_of("$#\\") == std::string::npos) {
+    if (q == '\'' || body.find_first_of("$#\\") == std::string::npos) {
       e->kind = Expr::Kind::kLiteral;
       e->literal = json::string(body);
       return Status::Ok();
@@ -806,8 +815,8 @@ void AppendJavaDouble(double d, std::string* out) {
     return;
   }
   char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), d,
-                         std::chars_format::scientific);
+  auto r =
+      std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
   std::string_view sci(buf, r.ptr - buf);  // "-1.2345e+07"
   bool neg = sci.front() == '-';
   if (neg) sci.remove_prefix(1);
@@ -920,10 +929,10 @@ int CompareNumbers(const json::value& a, const json::value& b) {
       return v.is_int64() && v.get_int64() < 0;
     };
     if (neg(a) != neg(b)) return neg(a) ? -1 : 1;
-    uint64_t x = a.is_int64() ? static_cast<uint64_t>(a.get_int64())
-                              : a.get_uint64();
-    uint64_t y = b.is_int64() ? static_cast<uint64_t>(b.get_int64())
-                              : b.get_uint64();
+    uint64_t x =
+        a.is_int64() ? static_cast<uint64_t>(a.get_int64()) : a.get_uint64();
+    uint64_t y =
+        b.is_int64() ? static_cast<uint64_t>(b.get_int64()) : b.get_uint64();
     return x < y ? -1 : x > y;
   }
   double x = a.to_number<double>();
@@ -935,6 +944,7 @@ int CompareNumbers(const json::value& a, const json::value& b) {
 struct Val {
   const json::value* ptr = nullptr;
   json::value own;
+  size_t depth = 0;  // of `own` (built lists: 1 + their deepest element)
   bool defined() const { return ptr != nullptr || !own.is_null(); }
   const json::value& get() const { return ptr ? *ptr : own; }
 };
@@ -948,9 +958,9 @@ class Renderer {
     for (const Node& n : block.children) {
       AGENTRY_RETURN_IF_ERROR(RenderNode(n));
       if (out_.size() > limits_.max_output_bytes) {
-        return Status::InvalidRequest(
-            "output exceeds " + std::to_string(limits_.max_output_bytes) +
-            " bytes");
+        return Status::InvalidRequest("output exceeds " +
+                                      std::to_string(limits_.max_output_bytes) +
+                                      " bytes");
       }
     }
     return Status::Ok();
@@ -959,6 +969,56 @@ class Renderer {
   std::string Take() { return std::move(out_); }
 
  private:
+  // Charges `units` of work; kInvalidRequest naming the bound when the
+  // render has used it up.
+  Status Charge(size_t units) {
+    work_ += units;
+    if (work_ > limits_.max_work) {
+      return Status::InvalidRequest(
+          "rendering needs more than " + std::to_string(limits_.max_work) +
+          " steps of work (values built or copied); simplify the template");
+    }
+    return Status::Ok();
+  }
+
+  // Charges the size of `v` (elements and string bytes) before it is
+  // copied and returns its depth (0 for a scalar); refuses values nested
+  // deeper than max_value_depth. The walk stops as soon as the budget is
+  // spent, so it costs no more than what it charges.
+  Result<size_t> ChargeCopy(const json::value& v, size_t depth = 0) {
+    if (depth > limits_.max_value_depth) {
+      return Status::InvalidRequest("a value nests deeper than " +
+                                    std::to_string(limits_.max_value_depth) +
+                                    " levels");
+    }
+    size_t deepest = depth;
+    switch (v.kind()) {
+      case json::kind::string:
+        AGENTRY_RETURN_IF_ERROR(Charge(1 + v.get_string().size()));
+        break;
+      case json::kind::array:
+        AGENTRY_RETURN_IF_ERROR(Charge(1));
+        deepest = depth + 1;
+        for (const json::value& item : v.get_array()) {
+          AGENTRY_ASSIGN_OR_RETURN(size_t d, ChargeCopy(item, depth + 1));
+          deepest = std::max(deepest, d);
+        }
+        break;
+      case json::kind::object:
+        AGENTRY_RETURN_IF_ERROR(Charge(1));
+        deepest = depth + 1;
+        for (const auto& kv : v.get_object()) {
+          AGENTRY_RETURN_IF_ERROR(Charge(kv.key().size()));
+          AGENTRY_ASSIGN_OR_RETURN(size_t d, ChargeCopy(kv.value(), depth + 1));
+          deepest = std::max(deepest, d);
+        }
+        break;
+      default:
+        AGENTRY_RETURN_IF_ERROR(Charge(1));
+    }
+    return deepest;
+  }
+
   const json::value* Lookup(const Ref& ref) const {
     const json::value* v = nullptr;
     auto it = locals_.find(ref.name);
@@ -1007,8 +1067,13 @@ class Renderer {
         AGENTRY_RETURN_IF_ERROR(Eval(n.exprs[0], &v));
         // Velocity 1.7 leaves the variable untouched when the value is null.
         if (v.defined()) {
-          json::value copy = v.get();
-          locals_[n.ref.name] = std::move(copy);
+          if (v.ptr != nullptr) {
+            AGENTRY_RETURN_IF_ERROR(ChargeCopy(*v.ptr).status());
+            json::value copy = *v.ptr;
+            locals_[n.ref.name] = std::move(copy);
+          } else {
+            locals_[n.ref.name] = std::move(v.own);  // built and charged
+          }
         }
         return Status::Ok();
       }
@@ -1033,9 +1098,16 @@ class Renderer {
     AGENTRY_RETURN_IF_ERROR(Eval(n.exprs[0], &list));
     json::array items;
     if (list.defined() && list.get().is_array()) {
-      items = list.get().get_array();
+      if (list.ptr != nullptr) {
+        AGENTRY_RETURN_IF_ERROR(ChargeCopy(*list.ptr).status());
+        items = list.ptr->get_array();
+      } else {
+        items = std::move(list.own.get_array());
+      }
     } else if (list.defined() && list.get().is_object()) {
-      for (const auto& kv : list.get().get_object()) items.push_back(kv.value());
+      AGENTRY_RETURN_IF_ERROR(ChargeCopy(list.get()).status());
+      for (const auto& kv : list.get().get_object())
+        items.push_back(kv.value());
     }
     if (items.empty()) return Status::Ok();
     const std::string names[] = {n.ref.name, "foreach", "velocityCount"};
@@ -1056,6 +1128,7 @@ class Renderer {
       scope["hasNext"] = i + 1 < items.size();
       locals_["foreach"] = std::move(scope);
       locals_["velocityCount"] = static_cast<int64_t>(i + 1);
+      AGENTRY_RETURN_IF_ERROR(ChargeCopy(items[i]).status());
       locals_[n.ref.name] = items[i];
       AGENTRY_RETURN_IF_ERROR(RenderBlock(n.children[0]));
     }
@@ -1121,6 +1194,8 @@ class Renderer {
         } else if (x.kind() == y.kind()) {
           eq = x == y;
         } else {  // different classes: Velocity compares toString()
+          AGENTRY_RETURN_IF_ERROR(ChargeCopy(x).status());
+          AGENTRY_RETURN_IF_ERROR(ChargeCopy(y).status());
           std::string sx, sy;
           AGENTRY_RETURN_IF_ERROR(AppendJava(x, &sx, 0));
           AGENTRY_RETURN_IF_ERROR(AppendJava(y, &sy, 0));
@@ -1168,17 +1243,35 @@ class Renderer {
         std::string text = std::move(out_);
         out_ = std::move(saved);
         AGENTRY_RETURN_IF_ERROR(st);
+        AGENTRY_RETURN_IF_ERROR(Charge(1 + text.size()));
         out->own = json::string(text);
         return Status::Ok();
       }
       case Expr::Kind::kList: {
         json::array arr;
+        arr.reserve(e.kids.size());
+        size_t depth = 1;
         for (const Expr& k : e.kids) {
           Val v;
           AGENTRY_RETURN_IF_ERROR(Eval(k, &v));
-          arr.push_back(v.get());
+          if (v.ptr != nullptr) {
+            AGENTRY_ASSIGN_OR_RETURN(size_t d, ChargeCopy(*v.ptr));
+            depth = std::max(depth, d + 1);
+            arr.push_back(*v.ptr);
+          } else {
+            // Built (and charged) just now, with its depth known.
+            depth = std::max(depth, v.depth + 1);
+            arr.push_back(std::move(v.own));
+          }
         }
+        if (depth > limits_.max_value_depth) {
+          return Status::InvalidRequest(
+              "a value nests deeper than " +
+              std::to_string(limits_.max_value_depth) + " levels");
+        }
+        AGENTRY_RETURN_IF_ERROR(Charge(1 + arr.size()));
         out->own = std::move(arr);
+        out->depth = depth;
         return Status::Ok();
       }
       case Expr::Kind::kRange: {
@@ -1197,13 +1290,16 @@ class Renderer {
               "more than " + std::to_string(limits_.max_loop_iterations) +
               " loop iterations");
         }
+        AGENTRY_RETURN_IF_ERROR(Charge(span + 1));
         json::array arr;
+        arr.reserve(span + 1);
         int64_t step = a <= b ? 1 : -1;
         for (int64_t x = a;; x += step) {
           arr.push_back(x);
           if (x == b) break;
         }
         out->own = std::move(arr);
+        out->depth = 1;
         return Status::Ok();
       }
       case Expr::Kind::kNot:
@@ -1221,6 +1317,9 @@ class Renderer {
           // loops, which could move the local `left` points to.
           if (e.kids[i + 1].kind != Expr::Kind::kRef &&
               e.kids[i + 1].kind != Expr::Kind::kLiteral) {
+            if (left.ptr != nullptr) {
+              AGENTRY_RETURN_IF_ERROR(ChargeCopy(*left.ptr).status());
+            }
             Materialize(&left);
           }
           Val right;
@@ -1241,16 +1340,36 @@ class Renderer {
   std::map<std::string, json::value, std::less<>> locals_;
   std::string out_;
   size_t iterations_ = 0;
+  size_t work_ = 0;
 };
 
 }  // namespace
 
-Result<std::shared_ptr<const Template>> Template::Parse(
-    std::string_view source, const Limits& limits) {
+Result<std::shared_ptr<const Template>> Template::Parse(std::string_view source,
+                                                        const Limits& limits) {
   if (source.size() > limits.max_template_bytes) {
     return Status::InvalidRequest("template exceeds " +
                                   std::to_string(limits.max_template_bytes) +
                                   " bytes");
+  }
+  // Velocity 1.7's parser refuses a template whose last characters are a
+  // "$", "$!" or "#" (wherever they stand, even in a comment).
+  if (source.ends_with('$') || source.ends_with('#') ||
+      source.ends_with("$!")) {
+    size_t line = 1, column = 1;
+    const size_t at = source.size() - (source.ends_with("$!") ? 2 : 1);
+    for (size_t i = 0; i < at; ++i) {
+      if (source[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    return Status::InvalidRequest(
+        "line " + std::to_string(line) + ", column " + std::to_string(column) +
+        ": a template cannot end with \"" + std::string(source.substr(at)) +
+        "\" (escape it or add text after it)");
   }
   std::shared_ptr<Template> t(new Template());
   t->limits_ = limits;

@@ -27,6 +27,14 @@ struct Limits {
   size_t max_loop_iterations = 100000;  // over all #foreach loops of a render
   size_t max_nesting = 64;              // directives inside directives
   size_t max_template_bytes = 64 << 10;
+  // Work of one render beyond its output: list elements built (literals and
+  // ranges), values copied by #set and #foreach (elements and string
+  // bytes), bytes of interpolated strings. Keeps a short template from
+  // building huge values ([$a,$a] doubling, ranges in loops, copies of big
+  // strings) that never reach the output.
+  size_t max_work = 8'000'000;
+  // Deepest value a render may build ([[[…]]]).
+  size_t max_value_depth = 64;
 };
 
 class Template {
