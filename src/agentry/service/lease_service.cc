@@ -530,10 +530,12 @@ Result<Page<ListedItem>> LeaseService::ListMembers(const Principal& caller,
 // ---------------------------------------------------------------- leases
 
 bool LeaseService::Free(ProfileState& p, bool exclusive, int64_t now_ms) {
+  // An expired lease is forgotten here (the store still answers for it).
   if (p.exclusive) {
     auto it = leases_.find(*p.exclusive);
     if (it != leases_.end() && it->second.ActiveAt(now_ms)) return false;
-    p.exclusive.reset();  // expired (or gone): the profile is free of it
+    if (it != leases_.end()) leases_.erase(it);
+    p.exclusive.reset();
   }
   for (auto s = p.shared.begin(); s != p.shared.end();) {
     auto it = leases_.find(*s);
@@ -541,6 +543,7 @@ bool LeaseService::Free(ProfileState& p, bool exclusive, int64_t now_ms) {
       if (exclusive) return false;
       ++s;
     } else {
+      if (it != leases_.end()) leases_.erase(it);
       s = p.shared.erase(s);
     }
   }
