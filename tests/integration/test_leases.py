@@ -794,6 +794,24 @@ class PoolsTest(LeaseTestCase):
         self.assert_error(resp, 404, "not_found")
         self.assertEqual(len(self.list_all(path)), 3)
 
+        # Bulk removal: members among the ids go, the others are ignored.
+        resp = self.req("DELETE", path, body={"profile_ids": [ids[1], ids[2], ids[4],
+                                                              foreign["id"]]},
+                        expect=200)
+        self.assertEqual(resp.body, {"removed": 2, "profile_count": 1})
+        self.assertEqual([p["id"] for p in self.list_all(path)], ids[3:4])
+        for body, field in [({"profile_ids": []}, "profile_ids"),
+                            ({"profile_ids": ["nope"]}, "profile_ids[0]"),
+                            ({"ids": [ids[3]]}, "ids")]:
+            with self.subTest(remove=repr(body)[:60]):
+                self.assert_invalid(self.req("DELETE", path, body=body), field)
+        self.assertEqual([p["id"] for p in self.list_all(path)], ids[3:4])
+        # Another organization's pool: 404, nothing removed.
+        resp = self.req("DELETE", path, body={"profile_ids": [ids[3]]},
+                        key=org["admin_key"])
+        self.assert_error(resp, 404, "not_found")
+        self.assertEqual([p["id"] for p in self.list_all(path)], ids[3:4])
+
     def test_scopes(self):
         pool = self.create_pool()
         path = f"/v1/agent-profile-pools/{pool['id']}"

@@ -163,9 +163,14 @@ TYPED_TEST(LeaseStoreTest, MembersAreAddedAllOrNothing) {
                 .code(),
             ErrorCode::kNotFound);
 
-  EXPECT_TRUE(this->pools().RemoveMember(org.id, pool.id, a.id).ok());
-  EXPECT_EQ(this->pools().RemoveMember(org.id, pool.id, a.id).code(),
-            ErrorCode::kNotFound);
+  auto removed =
+      this->pools().RemoveMembers(org.id, pool.id, {a.id, foreign.id});
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 1u);  // the foreign profile was never a member
+  EXPECT_EQ(*this->pools().RemoveMembers(org.id, pool.id, {a.id}), 0u);
+  EXPECT_EQ(
+      this->pools().RemoveMembers(other.id, pool.id, {a.id}).status().code(),
+      ErrorCode::kNotFound);
   // Deleting a profile takes its memberships with it.
   ASSERT_TRUE(this->profiles().Delete(org.id, b.id, std::nullopt).ok());
   snapshot = this->leases().Load(kT0);

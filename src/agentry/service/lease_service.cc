@@ -484,21 +484,22 @@ Result<std::pair<size_t, size_t>> LeaseService::AddMembers(
   return std::make_pair(added, count);
 }
 
-Status LeaseService::RemoveMember(const Principal& caller,
-                                  std::string_view pool_id,
-                                  std::string_view profile_id) {
-  Status st =
-      store_.pools().RemoveMember(caller.organization_id, pool_id, profile_id);
-  AGENTRY_RETURN_IF_ERROR(st);
+Result<std::pair<size_t, size_t>> LeaseService::RemoveMembers(
+    const Principal& caller, std::string_view pool_id,
+    const std::vector<std::string>& profile_ids) {
+  AGENTRY_ASSIGN_OR_RETURN(size_t removed,
+                           store_.pools().RemoveMembers(caller.organization_id,
+                                                        pool_id, profile_ids));
   std::lock_guard<std::mutex> lock(mu_);
   OrgState* org = Org(caller.organization_id);
   PoolState* pool = FindPool(caller.organization_id, pool_id);
-  if (org != nullptr && pool != nullptr) {
-    pool->members.erase(std::string(profile_id));
-    auto p = org->profiles.find(std::string(profile_id));
+  if (org == nullptr || pool == nullptr) return PoolNotFound(pool_id);
+  for (const std::string& id : profile_ids) {
+    pool->members.erase(id);
+    auto p = org->profiles.find(id);
     if (p != org->profiles.end()) p->second.pools.erase(pool->pool.id);
   }
-  return Status::Ok();
+  return std::make_pair(removed, pool->members.size());
 }
 
 Result<Page<ListedItem>> LeaseService::ListMembers(const Principal& caller,

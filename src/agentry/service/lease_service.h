@@ -122,8 +122,11 @@ class LeaseService {
   Result<std::pair<size_t, size_t>> AddMembers(
       const Principal& caller, std::string_view pool_id,
       const std::vector<std::string>& profile_ids);
-  Status RemoveMember(const Principal& caller, std::string_view pool_id,
-                      std::string_view profile_id);
+  // Removes the members among `profile_ids` (others are ignored). Returns
+  // {removed, profile_count}.
+  Result<std::pair<size_t, size_t>> RemoveMembers(
+      const Principal& caller, std::string_view pool_id,
+      const std::vector<std::string>& profile_ids);
   // The members as profile answers, by id.
   Result<Page<ListedItem>> ListMembers(const Principal& caller,
                                        std::string_view pool_id,

@@ -305,10 +305,12 @@ class PoolStore {
                                     std::string_view pool_id,
                                     const std::vector<std::string>& profile_ids,
                                     int64_t at_ms) = 0;
-  // kNotFound when the profile is not a member (or the pool is absent).
-  virtual Status RemoveMember(std::string_view organization_id,
-                              std::string_view pool_id,
-                              std::string_view profile_id) = 0;
+  // Removes those of `profile_ids` that are members (others are ignored) in
+  // one transaction; returns how many were. kNotFound when the pool is not
+  // the organization's.
+  virtual Result<size_t> RemoveMembers(
+      std::string_view organization_id, std::string_view pool_id,
+      const std::vector<std::string>& profile_ids) = 0;
 };
 
 // Every profile's lease bookkeeping, as loaded at start.

@@ -144,14 +144,36 @@ void RegisterPoolRoutes(Router& router, LeaseService& leases) {
                return WriteListed(*list);
              });
 
-  router.Add(Method::kDelete,
-             "/v1/agent-profile-pools/{id}/profiles/{profile_id}", write,
+  router.Add(Method::kDelete, "/v1/agent-profile-pools/{id}/profiles", write,
              [&leases](Request& req) -> std::optional<Response> {
-               Status st = leases.RemoveMember(*req.principal, req.Param("id"),
-                                               req.Param("profile_id"));
-               if (!st.ok()) return Error(req, st);
-               return NoContent();
+               auto body = ParseJsonBody(req);
+               if (!body.ok()) return Error(req, body.status());
+               auto ids = ParseProfileIds(*body);
+               if (!ids.ok()) return Error(req, ids.status());
+               auto removed =
+                   leases.RemoveMembers(*req.principal, req.Param("id"), *ids);
+               if (!removed.ok()) return Error(req, removed.status());
+               boost::json::object out;
+               out["removed"] = removed->first;
+               out["profile_count"] = removed->second;
+               return JsonResponse(200, boost::json::value(std::move(out)));
              });
+
+  router.Add(
+      Method::kDelete, "/v1/agent-profile-pools/{id}/profiles/{profile_id}",
+      write, [&leases](Request& req) -> std::optional<Response> {
+        const std::vector<std::string> one = {
+            std::string(req.Param("profile_id"))};
+        auto removed =
+            leases.RemoveMembers(*req.principal, req.Param("id"), one);
+        if (!removed.ok()) return Error(req, removed.status());
+        if (removed->first == 0) {
+          return Error(req, Status::NotFound("profile " + one[0] +
+                                             " is not a member of pool " +
+                                             std::string(req.Param("id"))));
+        }
+        return NoContent();
+      });
 }
 
 }  // namespace agentry::http

@@ -178,24 +178,26 @@ Result<size_t> SqlitePoolStore::AddMembers(
   return added;
 }
 
-Status SqlitePoolStore::RemoveMember(std::string_view organization_id,
-                                     std::string_view pool_id,
-                                     std::string_view profile_id) {
-  return writer_.Write([&](SqliteConnection& c) -> Status {
+Result<size_t> SqlitePoolStore::RemoveMembers(
+    std::string_view organization_id, std::string_view pool_id,
+    const std::vector<std::string>& profile_ids) {
+  size_t removed = 0;
+  const Status st = writer_.Write([&](SqliteConnection& c) -> Status {
+    removed = 0;
     AGENTRY_RETURN_IF_ERROR(table_.CheckExists(c, organization_id, pool_id));
-    AGENTRY_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        c.Prepare("DELETE FROM pool_members WHERE organization_id = ? "
-                  "AND pool_id = ? AND profile_id = ?"));
-    stmt.BindAll(organization_id, pool_id, profile_id);
-    AGENTRY_RETURN_IF_ERROR(stmt.Run());
-    if (c.Changes() == 0) {
-      return Status::NotFound("profile " + std::string(profile_id) +
-                              " is not a member of pool " +
-                              std::string(pool_id));
+    for (const std::string& profile_id : profile_ids) {
+      AGENTRY_ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          c.Prepare("DELETE FROM pool_members WHERE organization_id = ? "
+                    "AND pool_id = ? AND profile_id = ?"));
+      stmt.BindAll(organization_id, pool_id, profile_id);
+      AGENTRY_RETURN_IF_ERROR(stmt.Run());
+      removed += static_cast<size_t>(c.Changes());
     }
     return Status::Ok();
   });
+  if (!st.ok()) return st;
+  return removed;
 }
 
 // ---- leases ----

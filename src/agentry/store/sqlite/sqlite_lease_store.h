@@ -59,9 +59,9 @@ class SqlitePoolStore final : public PoolStore {
                             std::string_view pool_id,
                             const std::vector<std::string>& profile_ids,
                             int64_t at_ms) override;
-  Status RemoveMember(std::string_view organization_id,
-                      std::string_view pool_id,
-                      std::string_view profile_id) override;
+  Result<size_t> RemoveMembers(
+      std::string_view organization_id, std::string_view pool_id,
+      const std::vector<std::string>& profile_ids) override;
 
  private:
   GroupCommitWriter& writer_;
