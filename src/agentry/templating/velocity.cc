@@ -1096,40 +1096,55 @@ class Renderer {
   Status RenderForeach(const Node& n) {
     Val list;
     AGENTRY_RETURN_IF_ERROR(Eval(n.exprs[0], &list));
-    json::array items;
+    // The items: borrowed when they cannot change during the loop (the
+    // context and the template's literals are immutable; locals are not, a
+    // #set in the body could replace them), else a (charged) copy.
+    const json::array* items = nullptr;
+    json::array owned;
     if (list.defined() && list.get().is_array()) {
-      if (list.ptr != nullptr) {
+      const bool in_locals = n.exprs[0].kind == Expr::Kind::kRef &&
+                             locals_.count(n.exprs[0].ref.name) != 0;
+      if (list.ptr != nullptr && in_locals) {
         AGENTRY_RETURN_IF_ERROR(ChargeCopy(*list.ptr).status());
-        items = list.ptr->get_array();
+        owned = list.ptr->get_array();
+      } else if (list.ptr == nullptr) {
+        owned = std::move(list.own.get_array());
       } else {
-        items = std::move(list.own.get_array());
+        items = &list.ptr->get_array();
       }
     } else if (list.defined() && list.get().is_object()) {
       AGENTRY_RETURN_IF_ERROR(ChargeCopy(list.get()).status());
-      for (const auto& kv : list.get().get_object())
-        items.push_back(kv.value());
+      for (const auto& kv : list.get().get_object()) {
+        owned.push_back(kv.value());
+      }
     }
-    if (items.empty()) return Status::Ok();
+    if (items == nullptr) items = &owned;
+    if (items->empty()) return Status::Ok();
+    const size_t size = items->size();
     const std::string names[] = {n.ref.name, "foreach", "velocityCount"};
     std::optional<json::value> saved[3];
     for (int k = 0; k < 3; ++k) {
       auto it = locals_.find(names[k]);
-      if (it != locals_.end()) saved[k] = it->second;
+      if (it != locals_.end()) saved[k] = std::move(it->second);
     }
-    for (size_t i = 0; i < items.size(); ++i) {
+    for (size_t i = 0; i < size; ++i) {
       if (++iterations_ > limits_.max_loop_iterations) {
         return Status::InvalidRequest(
             "more than " + std::to_string(limits_.max_loop_iterations) +
             " loop iterations");
       }
-      json::object scope;
-      scope["count"] = static_cast<int64_t>(i + 1);
-      scope["index"] = static_cast<int64_t>(i);
-      scope["hasNext"] = i + 1 < items.size();
-      locals_["foreach"] = std::move(scope);
+      // $foreach is updated in place (the body may have replaced it).
+      json::value& scope = locals_["foreach"];
+      if (!scope.is_object() || scope.get_object().size() != 3) {
+        scope = json::object{{"count", 0}, {"index", 0}, {"hasNext", false}};
+      }
+      json::object& o = scope.get_object();
+      o["count"] = static_cast<int64_t>(i + 1);
+      o["index"] = static_cast<int64_t>(i);
+      o["hasNext"] = i + 1 < size;
       locals_["velocityCount"] = static_cast<int64_t>(i + 1);
-      AGENTRY_RETURN_IF_ERROR(ChargeCopy(items[i]).status());
-      locals_[n.ref.name] = items[i];
+      AGENTRY_RETURN_IF_ERROR(ChargeCopy((*items)[i]).status());
+      locals_[n.ref.name] = (*items)[i];
       AGENTRY_RETURN_IF_ERROR(RenderBlock(n.children[0]));
     }
     for (int k = 0; k < 3; ++k) {
