@@ -312,7 +312,8 @@ print("".join(secrets.choice(a) for _ in range(40)))')"
   port="$(free_port)"
   mkdir -p "$TMP/leases"
   LEASE_AGENTRY_CMD=(taskset -c "$SERVER_CPU" "$agentry" serve --listen "127.0.0.1:$port"
-    --store "sqlite://$TMP/leases/a.db" --log-level warn --threads 1)
+    --store "sqlite://$TMP/leases/a.db" --log-level warn --threads 1
+    --rate-limit 1000000000:1000000000)
   (
     cd "$TMP/leases"
     while read -r v; do unset "$v"; done < <(compgen -e | grep '^AGENTRY_' || true)
@@ -451,7 +452,8 @@ NGINX_PORT="$(free_port)"
 while [[ "$NGINX_PORT" == "$AGENTRY_PORT" ]]; do NGINX_PORT="$(free_port)"; done
 
 AGENTRY_CMD=(taskset -c "$SERVER_CPU" "$AGENTRY" serve --listen "127.0.0.1:$AGENTRY_PORT"
-  --store "sqlite://$TMP/agentry.db" --log-level warn --threads 1)
+  --store "sqlite://$TMP/agentry.db" --log-level warn --threads 1
+  --rate-limit 1000000000:1000000000)
 # nginx's worker runs as an unprivileged user: let it traverse $TMP (not list it).
 chmod 711 "$TMP"
 (

@@ -175,9 +175,18 @@ class Server:
     def store_url(self):
         return f"sqlite://{self.db_path}"
 
+    # Tests drive the server far faster than the production defaults (100
+    # requests/s per key, 5 failed authentications/s per address) and check
+    # many refused keys; keys with their own rate_limit (the rate-limit
+    # tests) still get exactly theirs, and extra_args may set either limit
+    # back (later flags win).
+    DEFAULT_LIMIT_ARGS = ("--rate-limit", "1000000:1000000",
+                          "--auth-failure-limit", "1000000:1000000")
+
     def command(self):
         return [self.binary, "serve", "--listen", f"{HOST}:0", "--store",
-                self.store_url, "--log-level", "info", *self.extra_args]
+                self.store_url, "--log-level", "info", *self.DEFAULT_LIMIT_ARGS,
+                *self.extra_args]
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

@@ -837,13 +837,12 @@ class FoundationTest(AgentryTestCase):
         self.assertTrue({200, 201, 400, 401, 404} <= statuses, statuses)
 
 
-@unittest.skipUnless(
-    os.environ.get("AGENTRY_IT_RATE_LIMITS") == "1",
-    "rate limits are not implemented yet (http::RateLimit is a stub); "
-    "set AGENTRY_IT_RATE_LIMITS=1 to run")
 class RateLimitTest(AgentryTestCase):
     """DESIGN §8: a token bucket per key, and failed authentications limited
-    per client address. Each test class has its own server."""
+    per client address. Each test class has its own server; this one runs
+    with the production default for failed authentications."""
+
+    extra_args = ("--auth-failure-limit", "5:50")
 
     def test_per_key_bucket(self):
         key = self.create_key(["keys:write"], rate_limit={"per_second": 1, "burst": 2})["key"]
@@ -863,6 +862,22 @@ class RateLimitTest(AgentryTestCase):
         time.sleep(1.2)
         self.assertEqual(self.works(key), 200)
         # Another key is not affected by this key's bucket.
+        self.assertEqual(self.works(self.admin), 200)
+
+    def test_burst_against_a_slow_key(self):
+        # 1 token per 1000 s: exactly `burst` successes, then 429s.
+        key = self.create_key(["keys:write"],
+                              rate_limit={"per_second": 0.001, "burst": 5})["key"]
+        statuses = [self.call("GET", "/v1/api-keys?limit=1", key=key,
+                              retry_429=False).status for _ in range(12)]
+        self.assertEqual(statuses, [200] * 5 + [429] * 7)
+        resp = self.call("GET", "/v1/api-keys?limit=1", key=key, retry_429=False)
+        self.assert_error(resp, 429, "rate_limited")
+        self.assertEqual(resp.headers["ratelimit-limit"], "5")
+        self.assertEqual(resp.headers["ratelimit-remaining"], "0")
+        self.assertGreaterEqual(int(resp.headers["retry-after"]), 1)
+        self.assertGreaterEqual(int(resp.headers["ratelimit-reset"]), 1)
+        # The admin key's bucket is its own.
         self.assertEqual(self.works(self.admin), 200)
 
     def test_failed_authentications_limited_per_address(self):

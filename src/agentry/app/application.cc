@@ -19,6 +19,7 @@
 #include "agentry/service/auth_service.h"
 #include "agentry/service/instruction_service.h"
 #include "agentry/service/lease_service.h"
+#include "agentry/service/rate_limiter.h"
 #include "agentry/service/references.h"
 #include "agentry/service/tenancy_service.h"
 #include "agentry/service/tool_service.h"
@@ -37,6 +38,7 @@ struct Application::Parts {
   std::unique_ptr<References> references;
   std::unique_ptr<AgentService> agents;
   std::unique_ptr<LeaseService> leases;
+  std::unique_ptr<RateLimiter> limiter;
   http::Router router;
   std::unique_ptr<http::Server> server;
 };
@@ -122,10 +124,14 @@ Status Application::Start() {
   so.worker_threads = config_.workers;
   so.allowed_origins = config_.allow_origins;
   so.on_shutdown = [leases = p.leases.get()] { leases->Shutdown(); };
+  RateLimiterOptions limits;
+  limits.default_limit = config_.rate_limit;
+  limits.failed_auth_limit = config_.auth_failure_limit;
+  p.limiter = std::make_unique<RateLimiter>(limits);
   std::vector<http::Middleware> chain = {
       http::OriginCheck(config_.allow_origins),
-      http::Authenticate(*p.auth),
-      http::RateLimit(),
+      http::Authenticate(*p.auth, *p.limiter),
+      http::RateLimit(*p.limiter),
   };
   p.server =
       std::make_unique<http::Server>(so, p.router, std::move(chain), p.metrics);

@@ -17,7 +17,8 @@ Configuration precedence: flags > environment > TOML file (--config) > defaults.
 
 Environment:
   AGENTRY_CONFIG               TOML file (keys: listen, store, redis, threads,
-                               workers, log_level, allow_origins)
+                               workers, log_level, allow_origins, rate_limit,
+                               auth_failure_limit)
   AGENTRY_LISTEN               like --listen
   AGENTRY_STORE                like --store
   AGENTRY_REDIS                like --redis
@@ -25,6 +26,8 @@ Environment:
   AGENTRY_WORKERS              like --workers
   AGENTRY_LOG_LEVEL            like --log-level
   AGENTRY_ALLOW_ORIGINS        like --allow-origin, comma-separated
+  AGENTRY_RATE_LIMIT           like --rate-limit
+  AGENTRY_AUTH_FAILURE_LIMIT   like --auth-failure-limit
   AGENTRY_BOOTSTRAP_ADMIN_KEY  value of the first admin key (>= 24 chars) when
                                the store holds no organization; otherwise a key
                                is generated and printed once to stderr
@@ -47,6 +50,7 @@ int RunCli(int argc, char** argv) {
   std::string config_file, listen, store, redis, log_level;
   size_t threads = 0, workers = 0;
   std::vector<std::string> origins;
+  std::string rate_limit, auth_failure_limit;
 
   CLI::App* serve = app.add_subcommand(
       "serve", "Serve the HTTP API (native /v1 and the compatible surfaces).");
@@ -80,6 +84,17 @@ int RunCli(int argc, char** argv) {
                         "Browser origin allowed to call the API; repeatable "
                         "(default: none, env AGENTRY_ALLOW_ORIGINS)");
 
+  auto* o_rate = serve->add_option(
+      "--rate-limit", rate_limit,
+      "Token bucket of a key without its own limit, PER_SECOND:BURST "
+      "(default 100:200, env AGENTRY_RATE_LIMIT)");
+  o_rate->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  auto* o_auth_failures = serve->add_option(
+      "--auth-failure-limit", auth_failure_limit,
+      "Failed authentications allowed per client address, PER_SECOND:BURST "
+      "(default 5:50, env AGENTRY_AUTH_FAILURE_LIMIT)");
+  o_auth_failures->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -94,6 +109,8 @@ int RunCli(int argc, char** argv) {
   if (o_workers->count()) flags.workers = workers;
   if (o_log->count()) flags.log_level = log_level;
   if (o_origin->count()) flags.allow_origins = origins;
+  if (o_rate->count()) flags.rate_limit = rate_limit;
+  if (o_auth_failures->count()) flags.auth_failure_limit = auth_failure_limit;
 
   auto config =
       ResolveConfig(flags, [](const char* name) { return std::getenv(name); });

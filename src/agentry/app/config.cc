@@ -46,9 +46,10 @@ Status ApplyToml(const std::string& path, Config* c) {
         "cannot read config file " + path + ": " + std::string(e.description()),
         "config");
   }
-  static const char* kKnown[] = {"listen",       "store",   "redis",
-                                 "threads",      "workers", "log_level",
-                                 "allow_origins"};
+  static const char* kKnown[] = {
+      "listen",        "store",      "redis",
+      "threads",       "workers",    "log_level",
+      "allow_origins", "rate_limit", "auth_failure_limit"};
   for (const auto& [k, v] : t) {
     bool known = false;
     for (const char* name : kKnown) known = known || k.str() == name;
@@ -87,6 +88,15 @@ Status ApplyToml(const std::string& path, Config* c) {
   AGENTRY_RETURN_IF_ERROR(str("log_level", &c->log_level));
   AGENTRY_RETURN_IF_ERROR(count("threads", &c->threads, 256));
   AGENTRY_RETURN_IF_ERROR(count("workers", &c->workers, 1024));
+  for (auto [key, out] :
+       {std::pair{"rate_limit", &c->rate_limit},
+        std::pair{"auth_failure_limit", &c->auth_failure_limit}}) {
+    std::string text;
+    AGENTRY_RETURN_IF_ERROR(str(key, &text));
+    if (!text.empty()) {
+      AGENTRY_ASSIGN_OR_RETURN(*out, ParseRateLimit(text, key));
+    }
+  }
   if (auto node = t["allow_origins"]) {
     const toml::array* arr = node.as_array();
     if (!arr) {
@@ -107,6 +117,30 @@ Status ApplyToml(const std::string& path, Config* c) {
 }
 
 }  // namespace
+
+Result<RateLimit> ParseRateLimit(std::string_view text,
+                                 std::string_view field) {
+  const Status bad = Status::InvalidRequest(
+      std::string(field) +
+          " must be PER_SECOND:BURST, e.g. 100:200 (per_second > 0, burst a "
+          "whole number >= 1)",
+      std::string(field));
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return bad;
+  const std::string rate(text.substr(0, colon));
+  double per_second = 0;
+  try {
+    size_t used = 0;
+    per_second = std::stod(rate, &used);
+    if (used != rate.size()) return bad;
+  } catch (const std::exception&) {
+    return bad;
+  }
+  if (!(per_second > 0) || per_second > 1e12) return bad;
+  auto burst = ParseCount(text.substr(colon + 1), field, 1'000'000'000'000);
+  if (!burst.ok() || *burst < 1) return bad;
+  return RateLimit{per_second, static_cast<int64_t>(*burst)};
+}
 
 Status ParseListen(const std::string& listen, std::string* host,
                    uint16_t* port) {
@@ -152,6 +186,14 @@ Result<Config> ResolveConfig(const ConfigFlags& flags, const EnvLookup& env) {
   if (const char* v = env("AGENTRY_ALLOW_ORIGINS")) {
     c.allow_origins = SplitCommas(v);
   }
+  if (const char* v = env("AGENTRY_RATE_LIMIT")) {
+    AGENTRY_ASSIGN_OR_RETURN(c.rate_limit,
+                             ParseRateLimit(v, "AGENTRY_RATE_LIMIT"));
+  }
+  if (const char* v = env("AGENTRY_AUTH_FAILURE_LIMIT")) {
+    AGENTRY_ASSIGN_OR_RETURN(c.auth_failure_limit,
+                             ParseRateLimit(v, "AGENTRY_AUTH_FAILURE_LIMIT"));
+  }
   // 3. Flags.
   if (flags.listen) c.listen = *flags.listen;
   if (flags.store) c.store = *flags.store;
@@ -160,6 +202,15 @@ Result<Config> ResolveConfig(const ConfigFlags& flags, const EnvLookup& env) {
   if (flags.workers) c.workers = *flags.workers;
   if (flags.log_level) c.log_level = *flags.log_level;
   if (flags.allow_origins) c.allow_origins = *flags.allow_origins;
+  if (flags.rate_limit) {
+    AGENTRY_ASSIGN_OR_RETURN(c.rate_limit,
+                             ParseRateLimit(*flags.rate_limit, "rate-limit"));
+  }
+  if (flags.auth_failure_limit) {
+    AGENTRY_ASSIGN_OR_RETURN(
+        c.auth_failure_limit,
+        ParseRateLimit(*flags.auth_failure_limit, "auth-failure-limit"));
+  }
   // Validate the result.
   std::string host;
   uint16_t port;

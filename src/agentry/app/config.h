@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agentry/common/status.h"
+#include "agentry/domain/tenancy.h"
 
 namespace agentry {
 
@@ -27,6 +28,10 @@ struct Config {
   std::string log_level = "info";
   // Browser origins allowed to call the API (all others get 403).
   std::vector<std::string> allow_origins;
+  // A key's token bucket unless the key has its own ("PER_SECOND:BURST").
+  RateLimit rate_limit{100, 200};
+  // Failed authentications allowed per client address ("PER_SECOND:BURST").
+  RateLimit auth_failure_limit{5, 50};
   // The TOML file read, if any.
   std::string config_file;
 };
@@ -41,6 +46,8 @@ struct ConfigFlags {
   std::optional<size_t> workers;
   std::optional<std::string> log_level;
   std::optional<std::vector<std::string>> allow_origins;
+  std::optional<std::string> rate_limit;
+  std::optional<std::string> auth_failure_limit;
 };
 
 // Reads an environment variable; nullptr when unset.
@@ -50,6 +57,10 @@ using EnvLookup = std::function<const char*(const char*)>;
 // --config or AGENTRY_CONFIG, then AGENTRY_* variables, then flags.
 // kInvalidRequest naming the option for a bad value or an unreadable file.
 Result<Config> ResolveConfig(const ConfigFlags& flags, const EnvLookup& env);
+
+// Parses "PER_SECOND:BURST" (e.g. "100:200", "0.5:10"): per_second > 0,
+// burst a whole number ≥ 1. kInvalidRequest naming `field`.
+Result<RateLimit> ParseRateLimit(std::string_view text, std::string_view field);
 
 // Splits "host:port" / "[v6]:port". kInvalidRequest (field "listen").
 Status ParseListen(const std::string& listen, std::string* host,

@@ -133,5 +133,45 @@ TEST(ConfigTest, ParseListenHandlesIpv6AndPortZero) {
   EXPECT_FALSE(ParseListen("127.0.0.1:", &host, &port).ok());
 }
 
+TEST(RateLimitConfigTest, ParsesAndRefuses) {
+  auto r = ParseRateLimit("100:200", "rate-limit");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->per_second, 100);
+  EXPECT_EQ(r->burst, 200);
+  auto slow = ParseRateLimit("0.5:1", "rate-limit");
+  ASSERT_TRUE(slow.ok());
+  EXPECT_EQ(slow->per_second, 0.5);
+  for (const char* bad : {"", "100", ":5", "5:", "0:5", "-1:5", "5:0", "5:1.5",
+                          "x:5", "5:x", "nan:5", "inf:5", "5:5:5"}) {
+    auto b = ParseRateLimit(bad, "rate-limit");
+    EXPECT_FALSE(b.ok()) << bad;
+    EXPECT_EQ(b.status().field(), "rate-limit") << bad;
+  }
+}
+
+TEST(RateLimitConfigTest, FlagsBeatEnvironmentBeatDefaults) {
+  ConfigFlags flags;
+  auto none = ResolveConfig(flags, [](const char*) { return nullptr; });
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->rate_limit.per_second, 100);
+  EXPECT_EQ(none->rate_limit.burst, 200);
+  EXPECT_EQ(none->auth_failure_limit.burst, 50);
+  auto env = [](const char* name) -> const char* {
+    if (std::string_view(name) == "AGENTRY_RATE_LIMIT") return "7:8";
+    if (std::string_view(name) == "AGENTRY_AUTH_FAILURE_LIMIT") return "1:2";
+    return nullptr;
+  };
+  auto from_env = ResolveConfig(flags, env);
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->rate_limit.burst, 8);
+  EXPECT_EQ(from_env->auth_failure_limit.burst, 2);
+  flags.rate_limit = "9:10";
+  auto from_flag = ResolveConfig(flags, env);
+  ASSERT_TRUE(from_flag.ok());
+  EXPECT_EQ(from_flag->rate_limit.burst, 10);
+  flags.rate_limit = "nope";
+  EXPECT_EQ(ResolveConfig(flags, env).status().field(), "rate-limit");
+}
+
 }  // namespace
 }  // namespace agentry

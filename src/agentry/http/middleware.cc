@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "agentry/service/auth_service.h"
+#include "agentry/service/rate_limiter.h"
 
 namespace agentry::http {
 
@@ -51,17 +52,41 @@ Middleware OriginCheck(std::vector<std::string> allowed) {
   };
 }
 
-Middleware Authenticate(const AuthService& auth) {
-  return [&auth](Request& req, const Route& route) -> Status {
+namespace {
+
+// The RateLimit-* headers of a decision, for the answer.
+void AddRateHeaders(Request& req, const RateDecision& d) {
+  req.response_headers.emplace_back("RateLimit-Limit", std::to_string(d.limit));
+  req.response_headers.emplace_back("RateLimit-Remaining",
+                                    std::to_string(d.remaining));
+  req.response_headers.emplace_back("RateLimit-Reset",
+                                    std::to_string(d.reset_s));
+}
+
+}  // namespace
+
+Middleware Authenticate(const AuthService& auth, RateLimiter& limiter) {
+  return [&auth, &limiter](Request& req, const Route& route) -> Status {
     if (!route.options.auth) return Status::Ok();
+    const RateDecision may = limiter.MayAuthenticate(req.remote_address);
+    if (!may.allowed) {
+      AddRateHeaders(req, may);
+      return Status::RateLimited(
+          "too many failed authentications from this address; retry later",
+          may.retry_after_s);
+    }
     std::string_view key = PresentedKey(req);
     if (key.empty()) {
+      limiter.FailedAuthentication(req.remote_address);
       return Status::Unauthorized(
           "missing API key: send Authorization: Bearer KEY, x-api-key or "
           "X-Asteroid-Agents-Api-Key");
     }
     auto principal = auth.Authenticate(key);
-    if (!principal.ok()) return principal.status();
+    if (!principal.ok()) {
+      limiter.FailedAuthentication(req.remote_address);
+      return principal.status();
+    }
     req.principal = std::move(principal).value();
     if (route.options.or_scope && req.principal->Has(*route.options.or_scope)) {
       return Status::Ok();
@@ -73,8 +98,18 @@ Middleware Authenticate(const AuthService& auth) {
   };
 }
 
-Middleware RateLimit() {
-  return [](Request&, const Route&) -> Status { return Status::Ok(); };
+Middleware RateLimit(RateLimiter& limiter) {
+  return [&limiter](Request& req, const Route& route) -> Status {
+    if (!route.options.auth || !req.principal) return Status::Ok();
+    const RateDecision d =
+        limiter.TakeForKey(req.principal->key_id, req.principal->rate_limit);
+    if (d.allowed) return Status::Ok();
+    AddRateHeaders(req, d);
+    return Status::RateLimited("rate limit of this API key exceeded (" +
+                                   std::to_string(d.limit) +
+                                   " requests in a burst)",
+                               d.retry_after_s);
+  };
 }
 
 }  // namespace agentry::http

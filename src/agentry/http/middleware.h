@@ -12,7 +12,8 @@
 
 namespace agentry {
 class AuthService;
-}
+class RateLimiter;
+}  // namespace agentry
 
 namespace agentry::http {
 
@@ -27,11 +28,15 @@ std::string_view PresentedKey(const Request& req);
 Middleware OriginCheck(std::vector<std::string> allowed);
 
 // Authenticates routes with options.auth (401) and checks options.scope
-// (403). Sets Request::principal. `auth` must outlive the middleware.
-Middleware Authenticate(const AuthService& auth);
+// (403). Sets Request::principal. Failed authentications (a missing,
+// unknown, revoked or expired key) are counted per client address in
+// `limiter`; an address that has used up its failures gets 429 before its
+// key is even looked at. Both must outlive the middleware.
+Middleware Authenticate(const AuthService& auth, RateLimiter& limiter);
 
-// Token-bucket rate limit per key. Placeholder: admits everything until
-// rate limits are built (DESIGN §8).
-Middleware RateLimit();
+// A token bucket per key (its own limit, else the server's default): 429
+// rate_limited with Retry-After, RateLimit-Limit, RateLimit-Remaining and
+// RateLimit-Reset when it is empty. `limiter` must outlive the middleware.
+Middleware RateLimit(RateLimiter& limiter);
 
 }  // namespace agentry::http

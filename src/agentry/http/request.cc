@@ -144,11 +144,11 @@ Result<PageParams> ParsePageParams(const Request& req, CursorKind kind) {
       case CursorKind::kKey: {
         // A prefixed id: "tol_…", "ins_…".
         const size_t underscore = a.find('_');
-        shaped = a.size() <= 64 && underscore != std::string::npos &&
-                 underscore > 0 &&
-                 a.find_first_not_of("abcdefghijklmnopqrstuvwxyz") ==
-                     underscore &&
-                 IsPrefixedId(a, a.substr(0, underscore + 1));
+        shaped =
+            a.size() <= 64 && underscore != std::string::npos &&
+            underscore > 0 &&
+            a.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == underscore &&
+            IsPrefixedId(a, a.substr(0, underscore + 1));
         break;
       }
       case CursorKind::kNumber:

@@ -53,6 +53,8 @@ class Request {
   // True while the handler runs on an I/O thread (inline routes): it must
   // not block there, and returns nullopt to be re-run on a worker.
   bool on_io_thread = false;
+  // Headers the middleware adds to whatever the answer is (RateLimit-*).
+  std::vector<std::pair<std::string, std::string>> response_headers;
 
   // Header value ("" when absent); names are case-insensitive.
   std::string_view Header(std::string_view name) const {

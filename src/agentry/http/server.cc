@@ -382,6 +382,7 @@ class Server::Impl {
       req.params.clear();
       req.principal.reset();
       req.on_io_thread = false;
+      req.response_headers.clear();
       req.method = ParseMethod(std::string_view(msg.method_string().data(),
                                                 msg.method_string().size()));
       req.target = std::string_view(msg.target().data(), msg.target().size());
@@ -410,6 +411,7 @@ class Server::Impl {
           resp = co_await OnWorker(*route, req);
         }
       }
+      for (auto& h : req.response_headers) resp.headers.push_back(std::move(h));
       if (origin_allowed) {
         resp.headers.emplace_back("Access-Control-Allow-Origin",
                                   std::string(origin));

@@ -24,6 +24,7 @@ Result<AuthService::Entry> AuthService::MakeEntry(const ApiKey& key) {
   p->organization_id = key.organization_id;
   p->key_id = key.id;
   p->scopes = scopes;
+  p->rate_limit = key.rate_limit;
   if (key.agent_ids) {
     std::vector<std::string> ids = *key.agent_ids;
     std::sort(ids.begin(), ids.end());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agentry/domain/scope.h"
+#include "agentry/domain/tenancy.h"
 
 namespace agentry {
 
@@ -18,6 +19,8 @@ struct Principal {
   ScopeSet scopes;
   // The agents this key may touch (sorted); nullopt means all of them.
   std::optional<std::vector<std::string>> agent_ids;
+  // The key's own rate limit; nullopt: the server's default.
+  std::optional<RateLimit> rate_limit;
 
   bool Has(Scope s) const { return scopes.Has(s); }
   bool CanAccessAgent(std::string_view agent_id) const {
