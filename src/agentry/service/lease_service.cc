@@ -563,9 +563,12 @@ LeaseService::ProfileState* LeaseService::Pick(OrgState& org, PoolState& pool,
       best = &p;
       continue;
     }
-    // Never leased counts as least recently used.
-    const int64_t mine = p.last_start_ms.value_or(INT64_MIN);
-    const int64_t theirs = best->last_start_ms.value_or(INT64_MIN);
+    // Never leased counts as least recently used; grants of one millisecond
+    // are told apart by their order.
+    const std::pair<int64_t, uint64_t> mine{p.last_start_ms.value_or(INT64_MIN),
+                                            p.last_grant_seq};
+    const std::pair<int64_t, uint64_t> theirs{
+        best->last_start_ms.value_or(INT64_MIN), best->last_grant_seq};
     if (pool.lru ? mine < theirs : mine > theirs) best = &p;
   }
   return best;
@@ -641,6 +644,7 @@ void LeaseService::Grant(OrgState& org, PoolState& pool, ProfileState& p,
   lease.expires_at_ms =
       now_ms + int64_t{1000} * request.ttl_seconds.value_or(pool.default_ttl_s);
   p.last_start_ms = std::max(p.last_start_ms.value_or(now_ms), now_ms);
+  p.last_grant_seq = ++grant_seq_;
   if (lease.exclusive) {
     p.exclusive = lease.id;
   } else {

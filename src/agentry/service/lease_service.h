@@ -166,6 +166,8 @@ class LeaseService {
     bool enabled = true;
     int64_t token = 0;
     std::optional<int64_t> last_start_ms;
+    // Orders grants made within one millisecond (0: none since start).
+    uint64_t last_grant_seq = 0;
     std::optional<std::string> exclusive;  // lease id
     std::set<std::string> shared;          // lease ids
     std::set<std::string> pools;
@@ -225,8 +227,9 @@ class LeaseService {
   // Leases not known to be released, by id (expired ones linger until
   // noticed). GUARDED_BY(mu_)
   std::unordered_map<std::string, Lease> leases_;
-  uint64_t next_seq_ = 1;  // GUARDED_BY(mu_)
-  bool stopped_ = false;   // GUARDED_BY(mu_)
+  uint64_t next_seq_ = 1;   // GUARDED_BY(mu_)
+  uint64_t grant_seq_ = 0;  // GUARDED_BY(mu_)
+  bool stopped_ = false;    // GUARDED_BY(mu_)
 };
 
 }  // namespace agentry
