@@ -14,6 +14,7 @@ import secrets
 import socket
 import time
 import unittest
+import urllib.parse
 
 import agentry_harness as harness
 from agentry_harness import Server, random_key
@@ -146,21 +147,34 @@ class AgentryTestCase(unittest.TestCase):
             self.assertEqual(resp.status, expect, repr(resp))
         return resp.body if expect == 201 else resp
 
-    def list_keys(self, key=None, limit=200):
-        """All keys visible to `key`, following next_cursor."""
+    def list_pages(self, path, key=None, limit=200, params=None, call=None):
+        """Every item a list route answers, following next_cursor: checks
+        the page shape ({data: [...], next_cursor}) on every page. `call`
+        makes the request (default self.call with the key, or the admin's)."""
+        call = call or (lambda method, p, **kw: self.call(
+            method, p, key=kw.pop("key") or self.admin, **kw))
         items, cursor = [], None
+        sep = "&" if "?" in path else "?"
         for _ in range(1000):
-            path = f"/v1/api-keys?limit={limit}"
+            query = dict(params or {}, limit=limit)
             if cursor is not None:
-                path += f"&cursor={cursor}"
-            resp = self.call("GET", path, key=key or self.admin, expect=200)
+                query["cursor"] = cursor
+            resp = call("GET", path + sep + urllib.parse.urlencode(query), key=key,
+                        expect=200)
+            self.assertIsInstance(resp.body, dict, repr(resp))
             self.assertIsInstance(resp.body.get("data"), list, repr(resp))
+            self.assertIn("next_cursor", resp.body, f"no next_cursor: {resp!r}")
+            self.assertLessEqual(len(resp.body["data"]), limit, repr(resp))
             items.extend(resp.body["data"])
-            cursor = resp.body.get("next_cursor", _MISSING)
-            self.assertIsNot(cursor, _MISSING, f"no next_cursor: {resp!r}")
+            cursor = resp.body["next_cursor"]
             if cursor is None:
                 return items
+            self.assertIsInstance(cursor, str, repr(resp))
         self.fail("listing did not end after 1000 pages")
+
+    def list_keys(self, key=None, limit=200):
+        """All keys visible to `key`, following next_cursor."""
+        return self.list_pages("/v1/api-keys", key=key, limit=limit)
 
     def key_count(self):
         return len(self.list_keys())

@@ -220,24 +220,7 @@ class LeaseTestCase(AgentryTestCase):
                              key=key or self.leaser)
 
     def list_all(self, path, key=None, limit=200):
-        items, cursor = [], None
-        for _ in range(1000):
-            query = {"limit": limit}
-            if cursor is not None:
-                query["cursor"] = cursor
-            sep = "&" if "?" in path else "?"
-            resp = self.req("GET", path + sep + urllib.parse.urlencode(query), key=key,
-                            expect=200)
-            self.assertIsInstance(resp.body, dict, repr(resp))
-            self.assertIsInstance(resp.body.get("data"), list, repr(resp))
-            self.assertIn("next_cursor", resp.body, repr(resp))
-            self.assertLessEqual(len(resp.body["data"]), limit, repr(resp))
-            items.extend(resp.body["data"])
-            cursor = resp.body["next_cursor"]
-            if cursor is None:
-                return items
-            self.assertIsInstance(cursor, str, repr(resp))
-        self.fail("listing did not end after 1000 pages")
+        return self.list_pages(path, key=key, limit=limit, call=self.req)
 
     def cycle(self, pool_id, n, key=None, **body):
         """n times acquire + release; the profile ids granted, in order."""

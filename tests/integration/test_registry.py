@@ -183,24 +183,7 @@ class RegistryTestCase(AgentsTestCase):
         return tag
 
     def _paged(self, path, key, limit):
-        items, cursor = [], None
-        sep = "&" if "?" in path else "?"
-        for _ in range(1000):
-            query = {"limit": limit}
-            if cursor is not None:
-                query["cursor"] = cursor
-            resp = self.call("GET", path + sep + urllib.parse.urlencode(query),
-                             key=key or self.admin, expect=200)
-            self.assertIsInstance(resp.body, dict, repr(resp))
-            self.assertIsInstance(resp.body.get("data"), list, repr(resp))
-            self.assertIn("next_cursor", resp.body, repr(resp))
-            self.assertLessEqual(len(resp.body["data"]), limit, repr(resp))
-            items.extend(resp.body["data"])
-            cursor = resp.body["next_cursor"]
-            if cursor is None:
-                return items
-            self.assertIsInstance(cursor, str, repr(resp))
-        self.fail("listing did not end after 1000 pages")
+        return self.list_pages(path, key=key, limit=limit)
 
     def list_ins(self, key=None, limit=200):
         return self._paged("/v1/instructions", key, limit)

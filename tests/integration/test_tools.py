@@ -96,23 +96,7 @@ class ToolsTestCase(AgentryTestCase):
 
     def list_tools(self, key=None, limit=200):
         """Every tool the key lists, following next_cursor."""
-        items, cursor = [], None
-        for _ in range(1000):
-            query = {"limit": limit}
-            if cursor is not None:
-                query["cursor"] = cursor
-            resp = self.call("GET", "/v1/tools?" + urllib.parse.urlencode(query),
-                             key=key or self.admin, expect=200)
-            self.assertIsInstance(resp.body, dict, repr(resp))
-            self.assertIsInstance(resp.body.get("data"), list, repr(resp))
-            self.assertIn("next_cursor", resp.body, repr(resp))
-            self.assertLessEqual(len(resp.body["data"]), limit, repr(resp))
-            items.extend(resp.body["data"])
-            cursor = resp.body["next_cursor"]
-            if cursor is None:
-                return items
-            self.assertIsInstance(cursor, str, repr(resp))
-        self.fail("listing did not end after 1000 pages")
+        return self.list_pages("/v1/tools", key=key, limit=limit)
 
     def tool_count(self, key=None):
         return len(self.list_tools(key=key))

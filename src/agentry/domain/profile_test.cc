@@ -12,49 +12,25 @@
 
 #include "agentry/common/crypto.h"
 #include "agentry/common/json.h"
+#include "agentry/domain/test_util.h"
 
 namespace agentry {
 namespace {
 
 namespace bj = boost::json;
 
-bj::object Parse(std::string_view text) {
-  Result<bj::object> r = json::ParseStrictObject(text);
-  EXPECT_TRUE(r.ok()) << r.status().ToString() << " in " << text;
-  return r.ok() ? *r : bj::object();
-}
+using testing_util::ArrayOf;
+using testing_util::Keys;
+using testing_util::Parse;
+using testing_util::Repeat;
 
+// Normalizes `text`, which must be valid; returns the canonical document.
 bj::object Normalize(std::string_view text) {
-  Result<bj::object> r = NormalizeProfileConfig(Parse(text));
-  EXPECT_TRUE(r.ok()) << r.status().ToString() << " for " << text;
-  return r.ok() ? *r : bj::object();
+  return testing_util::NormalizeWith(NormalizeProfileConfig, text);
 }
 
 std::string Canonical(std::string_view text) {
   return json::Serialize(Normalize(text));
-}
-
-std::vector<std::string> Keys(const bj::object& o) {
-  std::vector<std::string> keys;
-  for (const auto& kv : o) keys.emplace_back(kv.key());
-  return keys;
-}
-
-std::string Repeat(std::string_view s, size_t n) {
-  std::string out;
-  for (size_t i = 0; i < n; ++i) out += s;
-  return out;
-}
-
-// `n` JSON values produced by `item(i)`, comma separated, inside brackets.
-template <class F>
-std::string ArrayOf(size_t n, F item) {
-  std::string out = "[";
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0) out += ',';
-    out += item(i);
-  }
-  return out + "]";
 }
 
 // Expects `status` to be kInvalidRequest naming `field`.

@@ -495,54 +495,59 @@ class Parser {
 
   Status ParseExpr(size_t depth, Expr* e) { return ParseOr(depth, e); }
 
-  Status ParseOr(size_t depth, Expr* e) {
+  // One precedence level: operands parsed by `operand`, joined by the
+  // operators `match` consumes (nullopt: no more). A single operand is the
+  // level's result; several make a node of `kind` (kCompare keeps the
+  // operators).
+  template <class Operand, class Match>
+  Status ParseLevel(size_t depth, Expr* e, Expr::Kind kind, Operand operand,
+                    Match match) {
     Expr first;
-    AGENTRY_RETURN_IF_ERROR(ParseAnd(depth, &first));
+    AGENTRY_RETURN_IF_ERROR((this->*operand)(depth, &first));
     std::vector<Expr> kids;
-    while (true) {
-      SkipWs();
-      if (StartsWith(pos_, "||")) {
-        pos_ += 2;
-      } else if (!MatchWord("or")) {
-        break;
-      }
+    std::vector<CmpOp> ops;
+    while (std::optional<CmpOp> op = (this->*match)()) {
       if (kids.empty()) kids.push_back(std::move(first));
       Expr next;
-      AGENTRY_RETURN_IF_ERROR(ParseAnd(depth, &next));
+      AGENTRY_RETURN_IF_ERROR((this->*operand)(depth, &next));
       kids.push_back(std::move(next));
+      ops.push_back(*op);
     }
     if (kids.empty()) {
       *e = std::move(first);
-    } else {
-      e->kind = Expr::Kind::kOr;
-      e->kids = std::move(kids);
+      return Status::Ok();
     }
+    e->kind = kind;
+    e->kids = std::move(kids);
+    if (kind == Expr::Kind::kCompare) e->ops = std::move(ops);
     return Status::Ok();
   }
 
+  // `||` / `or` and `&&` / `and` (the CmpOp is unused at these levels).
+  std::optional<CmpOp> MatchOr() {
+    SkipWs();
+    if (StartsWith(pos_, "||")) {
+      pos_ += 2;
+      return CmpOp::kEq;
+    }
+    return MatchWord("or") ? std::optional<CmpOp>(CmpOp::kEq) : std::nullopt;
+  }
+  std::optional<CmpOp> MatchAnd() {
+    SkipWs();
+    if (StartsWith(pos_, "&&")) {
+      pos_ += 2;
+      return CmpOp::kEq;
+    }
+    return MatchWord("and") ? std::optional<CmpOp>(CmpOp::kEq) : std::nullopt;
+  }
+
+  Status ParseOr(size_t depth, Expr* e) {
+    return ParseLevel(depth, e, Expr::Kind::kOr, &Parser::ParseAnd,
+                      &Parser::MatchOr);
+  }
   Status ParseAnd(size_t depth, Expr* e) {
-    Expr first;
-    AGENTRY_RETURN_IF_ERROR(ParseEq(depth, &first));
-    std::vector<Expr> kids;
-    while (true) {
-      SkipWs();
-      if (StartsWith(pos_, "&&")) {
-        pos_ += 2;
-      } else if (!MatchWord("and")) {
-        break;
-      }
-      if (kids.empty()) kids.push_back(std::move(first));
-      Expr next;
-      AGENTRY_RETURN_IF_ERROR(ParseEq(depth, &next));
-      kids.push_back(std::move(next));
-    }
-    if (kids.empty()) {
-      *e = std::move(first);
-    } else {
-      e->kind = Expr::Kind::kAnd;
-      e->kids = std::move(kids);
-    }
-    return Status::Ok();
+    return ParseLevel(depth, e, Expr::Kind::kAnd, &Parser::ParseEq,
+                      &Parser::MatchAnd);
   }
 
   std::optional<CmpOp> MatchEqOp() {
@@ -586,47 +591,12 @@ class Parser {
   }
 
   Status ParseEq(size_t depth, Expr* e) {
-    Expr first;
-    AGENTRY_RETURN_IF_ERROR(ParseRel(depth, &first));
-    std::vector<Expr> kids;
-    std::vector<CmpOp> ops;
-    while (std::optional<CmpOp> op = MatchEqOp()) {
-      if (kids.empty()) kids.push_back(std::move(first));
-      Expr next;
-      AGENTRY_RETURN_IF_ERROR(ParseRel(depth, &next));
-      kids.push_back(std::move(next));
-      ops.push_back(*op);
-    }
-    if (kids.empty()) {
-      *e = std::move(first);
-    } else {
-      e->kind = Expr::Kind::kCompare;
-      e->kids = std::move(kids);
-      e->ops = std::move(ops);
-    }
-    return Status::Ok();
+    return ParseLevel(depth, e, Expr::Kind::kCompare, &Parser::ParseRel,
+                      &Parser::MatchEqOp);
   }
-
   Status ParseRel(size_t depth, Expr* e) {
-    Expr first;
-    AGENTRY_RETURN_IF_ERROR(ParseUnary(depth, &first));
-    std::vector<Expr> kids;
-    std::vector<CmpOp> ops;
-    while (std::optional<CmpOp> op = MatchRelOp()) {
-      if (kids.empty()) kids.push_back(std::move(first));
-      Expr next;
-      AGENTRY_RETURN_IF_ERROR(ParseUnary(depth, &next));
-      kids.push_back(std::move(next));
-      ops.push_back(*op);
-    }
-    if (kids.empty()) {
-      *e = std::move(first);
-    } else {
-      e->kind = Expr::Kind::kCompare;
-      e->kids = std::move(kids);
-      e->ops = std::move(ops);
-    }
-    return Status::Ok();
+    return ParseLevel(depth, e, Expr::Kind::kCompare, &Parser::ParseUnary,
+                      &Parser::MatchRelOp);
   }
 
   Status ParseUnary(size_t depth, Expr* e) {
