@@ -1,5 +1,6 @@
 #include "agentry/http/error_mapping.h"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -92,6 +93,30 @@ Response ErrorResponse(const Status& status, std::string_view request_id,
   const int http_status = HttpStatusFor(status.code());
   boost::json::object body;
   switch (dialect) {
+    case Dialect::kAsteroid:
+      // The seed's {code, message}: code is the HTTP status as a number.
+      body["code"] = http_status;
+      body["message"] = status.message();
+      break;
+    case Dialect::kOdeus:
+      body["status"] = "error";
+      body["code"] = status.code_name();
+      body["message"] = status.message();
+      break;
+    case Dialect::kVectara: {
+      // The seed's error table: its codes where it names one.
+      std::string_view code = status.code_name();
+      if (status.code() == ErrorCode::kNotFound) code = "agent_not_found";
+      if (status.code() == ErrorCode::kRateLimited) {
+        code = "rate_limit_exceeded";
+      }
+      body["error_code"] = code;
+      boost::json::array messages;
+      messages.emplace_back(status.message());
+      body["messages"] = std::move(messages);
+      body["request_id"] = request_id;
+      break;
+    }
     case Dialect::kNative:
     default: {
       boost::json::object err;

@@ -16,7 +16,13 @@ int HttpStatusFor(ErrorCode code);
 std::string_view ReasonPhrase(int status);
 
 // The error response for `status` in `dialect`'s body shape, with
-// Retry-After when the status carries a retry hint. `request_id` is echoed.
+// Retry-After when the status carries a retry hint:
+//   native   {"error":{"code","message","field"?,"request_id"}}
+//   Asteroid {"code": <HTTP status>, "message"}
+//   Odeus    {"status":"error","code","message"}
+//   Vectara  {"error_code","messages":[…],"request_id"} with the seed's codes
+//            (404 agent_not_found, 429 rate_limit_exceeded)
+// `request_id` is echoed where the shape has room for it.
 Response ErrorResponse(const Status& status, std::string_view request_id,
                        Dialect dialect = Dialect::kNative);
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "agentry/http/error_mapping.h"
 #include "agentry/http/ops.h"
@@ -142,6 +143,36 @@ TEST(ErrorMappingTest, NativeBodyCarriesCodeFieldAndRequestId) {
                    .at("error")
                    .as_object()
                    .contains("field"));
+}
+
+TEST(ErrorMappingTest, EachDialectHasItsShape) {
+  const Status nf = Status::NotFound("agent agt_x not found");
+  auto body = [](const Response& r) {
+    return boost::json::parse(r.body).as_object();
+  };
+  Response asteroid = ErrorResponse(nf, "r1", Dialect::kAsteroid);
+  EXPECT_EQ(asteroid.status, 404);
+  EXPECT_EQ(boost::json::serialize(body(asteroid)),
+            R"({"code":404,"message":"agent agt_x not found"})");
+  Response odeus = ErrorResponse(nf, "r1", Dialect::kOdeus);
+  EXPECT_EQ(
+      boost::json::serialize(body(odeus)),
+      R"({"status":"error","code":"not_found","message":"agent agt_x not found"})");
+  Response vectara = ErrorResponse(nf, "r1", Dialect::kVectara);
+  EXPECT_EQ(
+      boost::json::serialize(body(vectara)),
+      R"({"error_code":"agent_not_found","messages":["agent agt_x not found"],"request_id":"r1"})");
+  Response limited = ErrorResponse(Status::RateLimited("slow down", 2), "r2",
+                                   Dialect::kVectara);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(body(limited).at("error_code").as_string(), "rate_limit_exceeded");
+  EXPECT_EQ(limited.headers[0].first, "Retry-After");
+  Response forbidden =
+      ErrorResponse(Status::Forbidden("no"), "r3", Dialect::kVectara);
+  EXPECT_EQ(body(forbidden).at("error_code").as_string(), "forbidden");
+  Response asteroid_limited = ErrorResponse(Status::RateLimited("slow down", 2),
+                                            "r", Dialect::kAsteroid);
+  EXPECT_EQ(body(asteroid_limited).at("code").as_int64(), 429);
 }
 
 TEST(OpenApiTest, DocumentIsOpenApi31AndListsEveryRoute) {
