@@ -114,6 +114,80 @@ TYPED_TEST(LeaseStoreTest, ProfilesRoundTripAndStayInTheirOrganization) {
                   ->items.empty());
 }
 
+TYPED_TEST(LeaseStoreTest, PoolQueryFiltersSortsCountsAndPages) {
+  auto [org, admin] = this->CreateOrg("query-a");
+  auto [other, other_admin] = this->CreateOrg("query-b");
+  const char* names[] = {"Alpha West", "beta", "ALPHA east", "gamma",
+                         "alphabet"};
+  std::vector<Pool> made;
+  for (int i = 0; i < 5; ++i) {
+    Pool p = MakePool(org.id, names[i]);
+    p.created_at_ms = kT0 + 100 + i;
+    p.updated_at_ms = kT0 + 200 - i;  // updated in the opposite order
+    p.id = NewUuidV7(p.created_at_ms);
+    ASSERT_TRUE(this->pools().Create(p).ok());
+    made.push_back(p);
+  }
+  ASSERT_TRUE(this->pools().Create(MakePool(other.id, "alpha other")).ok());
+  auto names_of = [](const PoolQueryResult& r) {
+    std::vector<std::string> out;
+    for (const Pool& p : r.items) {
+      out.emplace_back(p.config.at("name").as_string().c_str());
+    }
+    return out;
+  };
+
+  PoolQuery q;  // default: every pool, newest first
+  auto all = this->pools().Query(org.id, q);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->total, 5);
+  EXPECT_EQ(names_of(*all),
+            (std::vector<std::string>{"alphabet", "gamma", "ALPHA east", "beta",
+                                      "Alpha West"}));
+
+  q.name_contains = "alPHa";  // case-insensitive substring
+  q.sort = PoolQuery::Sort::kName;
+  q.descending = false;
+  auto alpha = this->pools().Query(org.id, q);
+  ASSERT_TRUE(alpha.ok());
+  EXPECT_EQ(alpha->total, 3);
+  EXPECT_EQ(names_of(*alpha),
+            (std::vector<std::string>{"ALPHA east", "Alpha West", "alphabet"}));
+
+  q.limit = 2;
+  q.offset = 2;  // the second page of two
+  auto page2 = this->pools().Query(org.id, q);
+  ASSERT_TRUE(page2.ok());
+  EXPECT_EQ(page2->total, 3);
+  EXPECT_EQ(names_of(*page2), (std::vector<std::string>{"alphabet"}));
+
+  q.offset = 10;  // past the end: nothing, but the count stays
+  auto past = this->pools().Query(org.id, q);
+  ASSERT_TRUE(past.ok());
+  EXPECT_EQ(past->total, 3);
+  EXPECT_TRUE(past->items.empty());
+
+  PoolQuery by_update;
+  by_update.sort = PoolQuery::Sort::kUpdatedAt;
+  by_update.descending = false;
+  auto updated = this->pools().Query(org.id, by_update);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(names_of(*updated),
+            (std::vector<std::string>{"alphabet", "gamma", "ALPHA east", "beta",
+                                      "Alpha West"}));
+
+  PoolQuery literal;  // no pattern characters: % and _ are plain text
+  literal.name_contains = "%";
+  EXPECT_EQ(this->pools().Query(org.id, literal)->total, 0);
+
+  PoolQuery none;
+  none.name_contains = "zzz";
+  auto empty = this->pools().Query(org.id, none);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->total, 0);
+  EXPECT_TRUE(empty->items.empty());
+}
+
 TYPED_TEST(LeaseStoreTest, PoolNamesAreUniquePerOrganization) {
   auto [org, admin] = this->CreateOrg("pool-a");
   auto [other, other_admin] = this->CreateOrg("pool-b");

@@ -11,6 +11,7 @@
 #include "agentry/common/log.h"
 #include "agentry/common/metrics.h"
 #include "agentry/http/middleware.h"
+#include "agentry/http/compat/compat.h"
 #include "agentry/http/native/native.h"
 #include "agentry/http/ops.h"
 #include "agentry/http/router.h"
@@ -114,6 +115,9 @@ Status Application::Start() {
   http::RegisterProfileRoutes(p.router, *p.leases);
   http::RegisterPoolRoutes(p.router, *p.leases);
   http::RegisterLeaseRoutes(p.router, *p.leases);
+  http::RegisterAsteroidRoutes(p.router, *p.leases);
+  http::RegisterOdeusRoutes(p.router, *p.agents);
+  http::RegisterVectaraRoutes(p.router, *p.agents);
 
   http::ServerOptions so;
   so.host = host;

@@ -16,6 +16,20 @@ std::mutex g_mu;
 int64_t g_last_ms = -1;
 uint16_t g_seq = 0;
 
+// The 8-4-4-4-12 lowercase form of 16 bytes, with the RFC 9562 variant.
+std::string FormatUuid(unsigned char b[16]) {
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // variant 10
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0xf]);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string NewUuidV7(int64_t epoch_ms) {
@@ -41,16 +55,17 @@ std::string NewUuidV7(int64_t epoch_ms) {
   b[6] = static_cast<unsigned char>(0x70 | ((seq >> 8) & 0x0f));
   b[7] = static_cast<unsigned char>(seq & 0xff);
   randombytes_buf(b + 8, 8);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // variant 10
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0xf]);
-  }
-  return out;
+  return FormatUuid(b);
+}
+
+std::string NameBasedUuid(std::string_view name) {
+  static constexpr unsigned char kDomain[] = "agentry name-based uuid v1";
+  unsigned char b[16];
+  crypto_generichash(b, sizeof b,
+                     reinterpret_cast<const unsigned char*>(name.data()),
+                     name.size(), kDomain, sizeof kDomain - 1);
+  b[6] = static_cast<unsigned char>(0x80 | (b[6] & 0x0f));  // version 8
+  return FormatUuid(b);
 }
 
 bool IsUuid(std::string_view s) {
@@ -65,6 +80,14 @@ bool IsUuid(std::string_view s) {
     }
   }
   return true;
+}
+
+std::string LowercaseUuid(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
 }
 
 std::string NewPrefixedId(std::string_view prefix, size_t n) {

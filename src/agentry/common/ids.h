@@ -12,8 +12,18 @@ namespace agentry {
 // one process are strictly increasing as strings, even within a millisecond.
 std::string NewUuidV7(int64_t epoch_ms);
 
+// A UUIDv8 (RFC 9562) that is a keyed BLAKE2b hash of `name`: the same name
+// always gives the same id, different names practically never collide.
+// Names identifiers of things that have none of their own (an agent
+// version's id on the Odeus surface: "<agent id>/versions/<n>").
+std::string NameBasedUuid(std::string_view name);
+
 // True for a canonical 8-4-4-4-12 hex UUID (either case, any version).
 bool IsUuid(std::string_view text);
+
+// `text` with A–F lowered: the canonical form of a UUID a client gave in
+// either case.
+std::string LowercaseUuid(std::string_view text);
 
 // `prefix` followed by `n` random [0-9A-Za-z] characters ("agt_" + …).
 std::string NewPrefixedId(std::string_view prefix, size_t n);

@@ -131,6 +131,22 @@ TEST_F(IdsTest, UuidV7UniqueAcrossThreads) {
   EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
+TEST(NameBasedUuidTest, StableDistinctAndVersion8) {
+  const std::string a = NameBasedUuid("agent-1/versions/1");
+  EXPECT_EQ(a, NameBasedUuid("agent-1/versions/1"));
+  EXPECT_NE(a, NameBasedUuid("agent-1/versions/2"));
+  EXPECT_NE(a, NameBasedUuid(""));
+  EXPECT_TRUE(IsUuid(a));
+  EXPECT_EQ(a[14], '8');  // version
+  EXPECT_TRUE(a[19] == '8' || a[19] == '9' || a[19] == 'a' || a[19] == 'b');
+}
+
+TEST(LowercaseUuidTest, LowersHexOnly) {
+  EXPECT_EQ(LowercaseUuid("0193ABCD-EF01-7ABC-8DEF-0123456789AB"),
+            "0193abcd-ef01-7abc-8def-0123456789ab");
+  EXPECT_EQ(LowercaseUuid("GZ-az"), "GZ-az");
+}
+
 TEST(IsUuidTest, Accepts) {
   EXPECT_TRUE(IsUuid("01890a5d-ac96-774b-bcce-b302099a8057"));
   EXPECT_TRUE(IsUuid("01890A5D-AC96-774B-BCCE-B302099A8057"));

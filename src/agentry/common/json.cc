@@ -804,4 +804,11 @@ Result<std::string> OneOf(ObjectReader& r, std::string_view name,
   return FieldError(r.FieldPath(name), OneOfProblem(allowed));
 }
 
+const boost::json::value& MemberOrNull(const boost::json::object& o,
+                                       std::string_view name) {
+  static const boost::json::value kNull;
+  auto it = o.find(name);
+  return it == o.end() ? kNull : it->value();
+}
+
 }  // namespace agentry::json

@@ -62,6 +62,10 @@ std::string Quoted(std::string_view field);
 // ObjectReader message, for validators built on top of it.
 Status FieldError(const std::string& field, std::string_view problem);
 
+// Member `name` of `o`, or a null value when it has none.
+const boost::json::value& MemberOrNull(const boost::json::object& o,
+                                       std::string_view name);
+
 inline std::string_view View(const boost::json::string& s) {
   return std::string_view(s.data(), s.size());
 }

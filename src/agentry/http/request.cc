@@ -114,25 +114,38 @@ Result<boost::json::object> ParseJsonBody(const Request& req,
   return json::ParseStrictObject(req.body);
 }
 
-Result<PageParams> ParsePageParams(const Request& req, CursorKind kind) {
-  PageParams p;
-  if (auto limit = req.Query("limit")) {
-    int64_t v = 0;
-    auto [ptr, ec] =
-        std::from_chars(limit->data(), limit->data() + limit->size(), v);
-    if (ec != std::errc() || ptr != limit->data() + limit->size() || v < 1 ||
-        v > 200) {
-      return Status::InvalidRequest("limit must be an integer from 1 to 200",
-                                    "limit");
-    }
-    p.limit = static_cast<size_t>(v);
+Result<int64_t> ParseIntParam(const Request& req, std::string_view name,
+                              int64_t min, int64_t max, int64_t fallback) {
+  auto text = req.Query(name);
+  if (!text) return fallback;
+  int64_t v = 0;
+  auto [ptr, ec] =
+      std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc() || ptr != text->data() + text->size() || v < min ||
+      v > max) {
+    return Status::InvalidRequest(
+        std::string(name) + " must be an integer from " + std::to_string(min) +
+            " to " + std::to_string(max),
+        std::string(name));
   }
-  if (auto cursor = req.Query("cursor")) {
+  return v;
+}
+
+Result<PageParams> ParsePageParams(const Request& req, CursorKind kind,
+                                   const PageParamSpec& spec) {
+  PageParams p;
+  AGENTRY_ASSIGN_OR_RETURN(
+      int64_t limit,
+      ParseIntParam(req, spec.limit, 1, static_cast<int64_t>(spec.max_limit),
+                    static_cast<int64_t>(spec.default_limit)));
+  p.limit = static_cast<size_t>(limit);
+  const std::string cursor_field(spec.cursor);
+  if (auto cursor = req.Query(spec.cursor)) {
     auto decoded = Base64UrlDecode(*cursor);
     if (!decoded || decoded->rfind(kCursorMagic, 0) != 0 ||
         decoded->size() == kCursorMagic.size() || decoded->size() > 256) {
-      return Status::InvalidRequest("cursor is not one this server issued",
-                                    "cursor");
+      return Status::InvalidRequest(
+          cursor_field + " is not one this server issued", cursor_field);
     }
     p.after = decoded->substr(kCursorMagic.size());
     const std::string& a = *p.after;
@@ -158,8 +171,8 @@ Result<PageParams> ParsePageParams(const Request& req, CursorKind kind) {
         break;
     }
     if (!shaped) {
-      return Status::InvalidRequest("cursor is not one this server issued",
-                                    "cursor");
+      return Status::InvalidRequest(
+          cursor_field + " is not one this server issued", cursor_field);
     }
   }
   return p;

@@ -116,8 +116,22 @@ struct PageParams {
 // ([0-9A-Za-z_-], at most 64 characters, e.g. tol_…) or a number (versions).
 // A cursor that does not decode to one is refused (400, field "cursor").
 enum class CursorKind { kUuid, kKey, kNumber };
+// The query parameters' names and the limit's range (the Vectara surface
+// pages with ?limit=1–100 (default 10) and ?page_key=).
+struct PageParamSpec {
+  std::string_view limit = "limit";
+  std::string_view cursor = "cursor";
+  size_t max_limit = 200;
+  size_t default_limit = 50;
+};
 Result<PageParams> ParsePageParams(const Request& req,
-                                   CursorKind kind = CursorKind::kUuid);
+                                   CursorKind kind = CursorKind::kUuid,
+                                   const PageParamSpec& spec = {});
+
+// Query parameter `name` as an integer in [min, max]; `fallback` when
+// absent; kInvalidRequest naming it otherwise.
+Result<int64_t> ParseIntParam(const Request& req, std::string_view name,
+                              int64_t min, int64_t max, int64_t fallback);
 std::string EncodeCursor(std::string_view last_id);
 // The version a kNumber cursor carries: nullopt on the first page.
 Result<std::optional<int>> VersionCursor(const PageParams& page);

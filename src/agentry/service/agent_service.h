@@ -18,6 +18,8 @@
 // route (agents:read / agents:write / agents:publish).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <functional>
@@ -44,6 +46,33 @@ struct AgentView {
   std::string etag;
 };
 
+// A serialised answer made on first use and kept with the cache entry it
+// was made from (the compatible surfaces' views of the hot path). Copies
+// start empty. Thread-safe: concurrent first callers may each make it; one
+// wins and every caller answers the same content.
+class LazyBody {
+ public:
+  LazyBody() = default;
+  LazyBody(const LazyBody&) {}
+  LazyBody& operator=(const LazyBody&) { return *this; }
+
+  template <class Make>
+  std::shared_ptr<const std::string> Get(Make&& make) const {
+    if (auto v = body_.load(std::memory_order_acquire)) return v;
+    std::shared_ptr<const std::string> made =
+        std::make_shared<const std::string>(make());
+    std::shared_ptr<const std::string> expected;
+    if (body_.compare_exchange_strong(expected, made,
+                                      std::memory_order_acq_rel)) {
+      return made;
+    }
+    return expected;
+  }
+
+ private:
+  mutable std::atomic<std::shared_ptr<const std::string>> body_;
+};
+
 // What the cache keeps of one agent.
 struct CachedAgent {
   AgentRecord head;
@@ -52,6 +81,15 @@ struct CachedAgent {
   AgentView current;     // the active version, else the draft
   AgentView draft;       // the draft
   bool deleted = false;  // tombstone: answers kNotFound
+  // The current view as other surfaces answer it, one slot per surface
+  // (http/compat), made on first use.
+  static constexpr size_t kSurfaceSlots = 2;
+  std::array<LazyBody, kSurfaceSlots> surface_views;
+
+  // The configuration the current view shows.
+  const boost::json::object& current_config() const {
+    return active ? active->config : head.draft;
+  }
 };
 
 // A side of a diff: the draft, or version n.

@@ -360,6 +360,17 @@ Result<Page<PoolView>> LeaseService::ListPools(const Principal& caller,
   return out;
 }
 
+Result<LeaseService::PoolQueryPage> LeaseService::QueryPools(
+    const Principal& caller, const PoolQuery& query) {
+  AGENTRY_ASSIGN_OR_RETURN(PoolQueryResult found,
+                           store_.pools().Query(caller.organization_id, query));
+  PoolQueryPage out;
+  out.total = found.total;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Pool& p : found.items) out.items.push_back(ViewOf(p));
+  return out;
+}
+
 Result<PoolView> LeaseService::PatchPool(const Principal& caller,
                                          std::string_view id,
                                          const bj::object& patch,

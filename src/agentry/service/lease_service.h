@@ -109,6 +109,14 @@ class LeaseService {
   Result<PoolView> GetPool(const Principal& caller, std::string_view id);
   Result<Page<PoolView>> ListPools(const Principal& caller,
                                    const PageRequest& page);
+  // A search by name with an order and an offset, and the number of
+  // matches (PoolStore::Query).
+  struct PoolQueryPage {
+    std::vector<PoolView> items;
+    int64_t total = 0;
+  };
+  Result<PoolQueryPage> QueryPools(const Principal& caller,
+                                   const PoolQuery& query);
   Result<PoolView> PatchPool(const Principal& caller, std::string_view id,
                              const boost::json::object& patch,
                              std::string_view if_match);

@@ -275,6 +275,23 @@ class ProfileStore {
                         std::optional<int64_t> expected_revision) = 0;
 };
 
+// A search of an organization's pools: a page by offset, in a chosen order,
+// with the number of matches in all (the Asteroid surface's list).
+struct PoolQuery {
+  enum class Sort { kName, kCreatedAt, kUpdatedAt };
+  // Case-insensitive (ASCII) substring of the name; "" matches every pool.
+  std::string name_contains;
+  Sort sort = Sort::kCreatedAt;
+  bool descending = true;  // ties broken by id, in the same direction
+  int64_t offset = 0;      // ≥ 0
+  size_t limit = 50;       // 1–200
+};
+
+struct PoolQueryResult {
+  std::vector<Pool> items;
+  int64_t total = 0;  // every match, whatever the offset and limit
+};
+
 // Pools of profiles and their members. Another organization's pools are
 // kNotFound everywhere.
 class PoolStore {
@@ -288,6 +305,9 @@ class PoolStore {
   // By id ascending.
   virtual Result<Page<Pool>> List(std::string_view organization_id,
                                   const PageRequest& page) = 0;
+  // Matches of `query`, in its order.
+  virtual Result<PoolQueryResult> Query(std::string_view organization_id,
+                                        const PoolQuery& query) = 0;
   // As ProfileStore::Update; kConflict (field "name") for a taken name.
   virtual Result<Pool> Update(std::string_view organization_id,
                               std::string_view id,

@@ -47,10 +47,7 @@ Result<std::vector<std::string>> ParseProfileIds(const boost::json::object& b) {
     if (!list[i].is_string() || !IsUuid(json::View(list[i].get_string()))) {
       return json::FieldError(field, " must be a profile id (a UUID)");
     }
-    std::string id(json::View(list[i].get_string()));
-    for (char& c : id) {
-      if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-    }
+    std::string id = LowercaseUuid(json::View(list[i].get_string()));
     if (seen.insert(id).second) out.push_back(std::move(id));
   }
   return out;

@@ -156,6 +156,42 @@ Result<Page<ConfigRow>> ConfigTable::List(std::string_view organization_id,
   });
 }
 
+Result<ConfigTable::QueryResult> ConfigTable::Query(
+    std::string_view organization_id, const char* text_column,
+    std::string_view needle, const char* order_column, bool descending,
+    int64_t offset, size_t limit) {
+  AGENTRY_RETURN_IF_ERROR(CheckLimit(limit));
+  if (offset < 0) return Status::InvalidRequest("offset must be >= 0");
+  const std::string table = spec_.table;
+  const std::string where =
+      " WHERE organization_id = ?1 AND (?2 = '' OR instr(lower(" +
+      std::string(text_column) + "), lower(?2)) > 0)";
+  const char* dir = descending ? " DESC" : " ASC";
+  const std::string rows_sql = std::string("SELECT ") + kColumns + " FROM " +
+                               table + where + " ORDER BY " + order_column +
+                               dir + ", id" + dir + " LIMIT ?3 OFFSET ?4";
+  const std::string count_sql = "SELECT count(*) FROM " + table + where;
+  return readers_.With([&](SqliteConnection& c) -> Result<QueryResult> {
+    return InReadTransaction<QueryResult>(c, [&]() -> Result<QueryResult> {
+      QueryResult out;
+      AGENTRY_ASSIGN_OR_RETURN(SqliteStatement count, c.Prepare(count_sql));
+      count.BindAll(organization_id, needle);
+      AGENTRY_ASSIGN_OR_RETURN(bool counted, count.Step());
+      if (counted) out.total = count.Int64(0);
+      AGENTRY_ASSIGN_OR_RETURN(SqliteStatement stmt, c.Prepare(rows_sql));
+      stmt.BindAll(organization_id, needle, static_cast<int64_t>(limit),
+                   offset);
+      while (true) {
+        AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        AGENTRY_ASSIGN_OR_RETURN(ConfigRow r, ReadRow(stmt, spec_.what));
+        out.rows.push_back(std::move(r));
+      }
+      return out;
+    });
+  });
+}
+
 Result<ConfigRow> ConfigTable::Update(std::string_view organization_id,
                                       std::string_view id,
                                       std::optional<int64_t> expected_revision,

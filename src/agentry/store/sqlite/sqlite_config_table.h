@@ -63,6 +63,18 @@ class ConfigTable {
   Result<ConfigRow> Get(std::string_view organization_id, std::string_view id);
   Result<Page<ConfigRow>> List(std::string_view organization_id,
                                const PageRequest& page);
+  // The rows whose `text_column` contains `needle` (ASCII case-insensitive;
+  // "" matches every row), ordered by `order_column` then id (both
+  // descending or both ascending), from `offset`, at most `limit` (1–200);
+  // and how many match in all. Column names are the caller's constants.
+  struct QueryResult {
+    std::vector<ConfigRow> rows;
+    int64_t total = 0;
+  };
+  Result<QueryResult> Query(std::string_view organization_id,
+                            const char* text_column, std::string_view needle,
+                            const char* order_column, bool descending,
+                            int64_t offset, size_t limit);
   // revision + 1; kPreconditionFailed when expected_revision is set and
   // differs; kNotFound when absent.
   Result<ConfigRow> Update(std::string_view organization_id,

@@ -131,6 +131,23 @@ Result<Page<Pool>> SqlitePoolStore::List(std::string_view organization_id,
   return FromRows<Pool>(table_.List(organization_id, page));
 }
 
+Result<PoolQueryResult> SqlitePoolStore::Query(std::string_view organization_id,
+                                               const PoolQuery& query) {
+  const char* order = "created_at";
+  if (query.sort == PoolQuery::Sort::kName) order = "name";
+  if (query.sort == PoolQuery::Sort::kUpdatedAt) order = "updated_at";
+  AGENTRY_ASSIGN_OR_RETURN(
+      sqlite::ConfigTable::QueryResult found,
+      table_.Query(organization_id, "name", query.name_contains, order,
+                   query.descending, query.offset, query.limit));
+  PoolQueryResult out;
+  out.total = found.total;
+  for (sqlite::ConfigRow& row : found.rows) {
+    out.items.push_back(FromRow<Pool>(std::move(row)));
+  }
+  return out;
+}
+
 Result<Pool> SqlitePoolStore::Update(std::string_view organization_id,
                                      std::string_view id,
                                      std::optional<int64_t> expected_revision,

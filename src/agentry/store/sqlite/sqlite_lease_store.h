@@ -49,6 +49,8 @@ class SqlitePoolStore final : public PoolStore {
                    std::string_view id) override;
   Result<Page<Pool>> List(std::string_view organization_id,
                           const PageRequest& page) override;
+  Result<PoolQueryResult> Query(std::string_view organization_id,
+                                const PoolQuery& query) override;
   Result<Pool> Update(std::string_view organization_id, std::string_view id,
                       std::optional<int64_t> expected_revision,
                       const boost::json::object& config,
