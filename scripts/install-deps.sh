@@ -18,6 +18,12 @@ packages=(
   clang libclang-rt-14-dev libbenchmark-dev
 )
 
+# Node.js and npm run the contract tests (tests/contract); a machine may have
+# them outside dpkg already.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
