@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev
   libsqlite3-dev sqlite3
+  # global rate limits (--redis): the client library, and a server for tests
+  libhiredis-dev redis-server
   libsodium-dev
   libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev

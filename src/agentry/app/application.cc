@@ -10,8 +10,8 @@
 #include "agentry/common/crypto.h"
 #include "agentry/common/log.h"
 #include "agentry/common/metrics.h"
-#include "agentry/http/middleware.h"
 #include "agentry/http/compat/compat.h"
+#include "agentry/http/middleware.h"
 #include "agentry/http/native/native.h"
 #include "agentry/http/ops.h"
 #include "agentry/http/router.h"
@@ -24,6 +24,7 @@
 #include "agentry/service/references.h"
 #include "agentry/service/tenancy_service.h"
 #include "agentry/service/tool_service.h"
+#include "agentry/store/redis/redis_buckets.h"
 #include "agentry/store/store.h"
 
 namespace agentry {
@@ -39,6 +40,7 @@ struct Application::Parts {
   std::unique_ptr<References> references;
   std::unique_ptr<AgentService> agents;
   std::unique_ptr<LeaseService> leases;
+  std::unique_ptr<RedisBuckets> redis;  // null without --redis
   std::unique_ptr<RateLimiter> limiter;
   http::Router router;
   std::unique_ptr<http::Server> server;
@@ -103,10 +105,33 @@ Status Application::Start() {
       "agentry_api_keys_active", "API keys in the auth index.", "",
       [auth = p.auth.get()] { return static_cast<double>(auth->size()); });
 
-  http::RegisterOpsRoutes(
-      p.router, http::OpsDeps{p.store.get(), &p.metrics, [this] {
-                                return parts_->server->RenderRequestMetrics();
-                              }});
+  RateLimiterOptions limits;
+  limits.default_limit = config_.rate_limit;
+  limits.failed_auth_limit = config_.auth_failure_limit;
+  if (!config_.redis.empty()) {
+    AGENTRY_ASSIGN_OR_RETURN(p.redis, RedisBuckets::Create(config_.redis));
+    limits.shared = p.redis.get();
+    limits.local_fallbacks = p.metrics.AddCounter(
+        "agentry_rate_limit_local_decisions_total",
+        "Key rate-limit decisions made with the node's local bucket because "
+        "Redis did not answer.",
+        "");
+    p.metrics.AddGauge(
+        "agentry_redis_up", "1 when the last rate-limit call reached Redis.",
+        "", [r = p.redis.get()] { return r->reachable() ? 1.0 : 0.0; });
+  }
+  p.limiter = std::make_unique<RateLimiter>(limits);
+
+  http::OpsDeps ops;
+  ops.store = p.store.get();
+  ops.metrics = &p.metrics;
+  ops.extra_metrics = [this] { return parts_->server->RenderRequestMetrics(); };
+  if (p.redis) {
+    ops.redis_state = [r = p.redis.get()] {
+      return std::string(r->reachable() ? "ok" : "unreachable");
+    };
+  }
+  http::RegisterOpsRoutes(p.router, std::move(ops));
   http::RegisterOrganizationRoutes(p.router, *p.tenancy);
   http::RegisterApiKeyRoutes(p.router, *p.tenancy);
   http::RegisterAgentRoutes(p.router, *p.agents, *p.references);
@@ -128,10 +153,6 @@ Status Application::Start() {
   so.worker_threads = config_.workers;
   so.allowed_origins = config_.allow_origins;
   so.on_shutdown = [leases = p.leases.get()] { leases->Shutdown(); };
-  RateLimiterOptions limits;
-  limits.default_limit = config_.rate_limit;
-  limits.failed_auth_limit = config_.auth_failure_limit;
-  p.limiter = std::make_unique<RateLimiter>(limits);
   std::vector<http::Middleware> chain = {
       http::OriginCheck(config_.allow_origins),
       http::Authenticate(*p.auth, *p.limiter),

@@ -24,7 +24,15 @@ void RegisterOpsRoutes(Router& router, OpsDeps deps) {
           Status::Unavailable("store unreachable: " + st.message()),
           req.request_id);
     }
-    return JsonResponse(200, std::string(R"({"status":"ready"})"));
+    // Ready with the store; a shared rate-limit store that does not answer
+    // only degrades limits to per node, so it is reported, not fatal.
+    std::string body = R"({"status":"ready","checks":{"store":"ok")";
+    if (deps.redis_state) {
+      const std::string redis = deps.redis_state();
+      if (!redis.empty()) body += R"(,"redis":")" + redis + "\"";
+    }
+    body += "}}";
+    return JsonResponse(200, std::move(body));
   });
 
   router.Add(Method::kGet, "/metrics", open, [deps](Request&) {

@@ -19,6 +19,9 @@ struct OpsDeps {
   MetricsRegistry* metrics = nullptr;  // rendered by /metrics
   // More Prometheus text appended by /metrics (request counters).
   std::function<std::string()> extra_metrics;
+  // The shared rate-limit store's state for /readyz ("ok", "unreachable");
+  // empty when there is none (limits per node).
+  std::function<std::string()> redis_state;
 };
 
 void RegisterOpsRoutes(Router& router, OpsDeps deps);

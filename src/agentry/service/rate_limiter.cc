@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "agentry/common/metrics.h"
+
 namespace agentry {
 
 namespace {
@@ -67,7 +69,25 @@ RateDecision RateLimiter::Take(Table& table, std::string_view name,
 
 RateDecision RateLimiter::TakeForKey(std::string_view key_id,
                                      const std::optional<RateLimit>& limit) {
-  return Take(keys_, key_id, limit.value_or(options_.default_limit), 1.0);
+  const RateLimit& l = limit ? *limit : options_.default_limit;
+  if (options_.shared != nullptr) {
+    const double rate = std::max(l.per_second, 1e-9);
+    const int64_t burst = std::max<int64_t>(l.burst, 1);
+    if (std::optional<SharedTake> t =
+            options_.shared->Take(key_id, rate, burst)) {
+      RateDecision d;
+      d.allowed = t->allowed;
+      d.limit = burst;
+      d.remaining = static_cast<int64_t>(std::floor(t->tokens));
+      d.reset_s = CeilSeconds((static_cast<double>(burst) - t->tokens) / rate);
+      if (!d.allowed) {
+        d.retry_after_s = std::max(1, CeilSeconds((1.0 - t->tokens) / rate));
+      }
+      return d;
+    }
+    if (options_.local_fallbacks != nullptr) options_.local_fallbacks->Add();
+  }
+  return Take(keys_, key_id, l, 1.0);
 }
 
 RateDecision RateLimiter::MayAuthenticate(std::string_view address) {

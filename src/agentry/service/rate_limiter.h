@@ -1,7 +1,9 @@
 // Token buckets (DESIGN §8): one per API key — its own limit, or the
 // server's default — and one per client address for failed
-// authentications. In memory, per node (`--redis` global buckets come with
-// several nodes).
+// authentications. Key buckets are global when `shared` is given (`--redis`:
+// one bucket per key across nodes); when it cannot be reached, each node
+// decides with its own local bucket until it can. Failed authentications are
+// counted per node.
 //
 // A bucket holds up to `burst` tokens and refills at `per_second`; each
 // request takes one. Thread-safe: buckets are sharded, each shard under its
@@ -17,8 +19,11 @@
 #include <unordered_map>
 
 #include "agentry/domain/tenancy.h"
+#include "agentry/store/shared_buckets.h"
 
 namespace agentry {
+
+class Counter;
 
 struct RateLimiterOptions {
   // A key's bucket when the key has no limit of its own.
@@ -27,6 +32,12 @@ struct RateLimiterOptions {
   RateLimit failed_auth_limit{5, 50};
   // Microseconds on a monotonic clock (tests substitute their own).
   std::function<int64_t()> now_us;
+  // Buckets shared by every node (may be null: local only). Must outlive
+  // the limiter.
+  SharedRateBuckets* shared = nullptr;
+  // Counts key decisions made locally because `shared` could not be
+  // reached (may be null).
+  Counter* local_fallbacks = nullptr;
 };
 
 // What a request learns from its bucket.
