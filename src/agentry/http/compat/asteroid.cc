@@ -212,7 +212,8 @@ void RegisterAsteroidRoutes(Router& router, LeaseService& leases) {
                if (!body.ok()) return Error(req, body.status());
                auto native = ToNative(req, *body, false);
                if (!native.ok()) return Error(req, native.status());
-               auto v = leases.PatchPool(*req.principal, *id, *native, "");
+               auto v = leases.PatchPool(*req.principal, *id, *native,
+                                         req.Header("If-Match"));
                if (!v.ok()) return Error(req, v.status());
                return JsonResponse(200, json::Serialize(PoolJson(v->pool)));
              });

@@ -68,9 +68,16 @@ std::string OdeusField(std::string_view f) {
   return out;
 }
 
+// An error of the services, whose fields are native paths: named the Odeus
+// way.
 Response Error(const Request& req, const Status& st) {
   return ErrorResponse(RenameField(st, OdeusField), req.request_id,
                        Dialect::kOdeus);
+}
+
+// An error of this adapter, already in Odeus names.
+Response Refuse(const Request& req, const Status& st) {
+  return ErrorResponse(st, req.request_id, Dialect::kOdeus);
 }
 
 const bj::value& Get(const bj::object& o, std::string_view name) {
@@ -342,7 +349,7 @@ void RegisterOdeusRoutes(Router& router, AgentService& agents) {
                  const auto q = req.Query("agentId");
                  bj::value given = q ? bj::value(bj::string(*q)) : bj::value();
                  auto id = AgentId(q ? &given : nullptr);
-                 if (!id.ok()) return Error(req, id.status());
+                 if (!id.ok()) return Refuse(req, id.status());
                  auto found = HotAgent(agents, req, *id);
                  if (!found) return std::nullopt;
                  if (!found->ok()) return Error(req, found->status());
@@ -359,7 +366,7 @@ void RegisterOdeusRoutes(Router& router, AgentService& agents) {
                  auto body = ParseJsonBody(req);
                  if (!body.ok()) return Error(req, body.status());
                  auto patch = ToNativePatch(*body);
-                 if (!patch.ok()) return Error(req, patch.status());
+                 if (!patch.ok()) return Refuse(req, patch.status());
                  bj::value config = json::MergePatch(bj::object(), *patch);
                  bj::object& c = config.as_object();
                  if (auto m = c.find("model");
@@ -381,11 +388,11 @@ void RegisterOdeusRoutes(Router& router, AgentService& agents) {
                    auto body = ParseJsonBody(req);
                    if (!body.ok()) return Error(req, body.status());
                    auto id = AgentId(body->if_contains("agentId"));
-                   if (!id.ok()) return Error(req, id.status());
+                   if (!id.ok()) return Refuse(req, id.status());
                    bj::object rest = *body;
                    rest.erase("agentId");
                    auto patch = ToNativePatch(rest);
-                   if (!patch.ok()) return Error(req, patch.status());
+                   if (!patch.ok()) return Refuse(req, patch.status());
                    auto patched = agents.Patch(*req.principal, *id, *patch, "");
                    if (!patched.ok()) return Error(req, patched.status());
                    const CachedAgent& a = **patched;
@@ -401,10 +408,10 @@ void RegisterOdeusRoutes(Router& router, AgentService& agents) {
                  if (!body.ok()) return Error(req, body.status());
                  json::ObjectReader r(*body);
                  auto id = AgentId(r.Raw("agentId"));
-                 if (!id.ok()) return Error(req, id.status());
+                 if (!id.ok()) return Refuse(req, id.status());
                  auto note = r.OptString("description", json::FreeText(1024));
-                 if (!note.ok()) return Error(req, note.status());
-                 if (Status st = r.Finish(); !st.ok()) return Error(req, st);
+                 if (!note.ok()) return Refuse(req, note.status());
+                 if (Status st = r.Finish(); !st.ok()) return Refuse(req, st);
                  auto view = agents.Publish(*req.principal, *id,
                                             note->value_or(""), "");
                  if (!view.ok()) return Error(req, view.status());

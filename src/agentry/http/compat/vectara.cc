@@ -99,6 +99,8 @@ void RegisterVectaraRoutes(Router& router, AgentService& agents) {
                if (!found->ok()) return Error(req, found->status());
                Response r;
                r.shared_body = CurrentBody(***found);
+               // The agent's ETag, for If-Match on PATCH and DELETE.
+               r.headers.emplace_back("ETag", (**found)->current.etag);
                return r;
              });
 
@@ -155,7 +157,8 @@ void RegisterVectaraRoutes(Router& router, AgentService& agents) {
                if (Status st = CheckMembers(*body, false); !st.ok()) {
                  return Error(req, st);
                }
-               auto patched = agents.Patch(*req.principal, key, *body, "");
+               auto patched = agents.Patch(*req.principal, key, *body,
+                                           req.Header("If-Match"));
                if (!patched.ok()) return Error(req, patched.status());
                const CachedAgent& a = **patched;
                return JsonResponse(200, AgentJson(a.head, a.head.draft));
@@ -167,7 +170,8 @@ void RegisterVectaraRoutes(Router& router, AgentService& agents) {
                if (Status st = ValidateAgentKey(key); !st.ok()) {
                  return Error(req, st);
                }
-               Status st = agents.Delete(*req.principal, key, "");
+               Status st =
+                   agents.Delete(*req.principal, key, req.Header("If-Match"));
                if (!st.ok()) return Error(req, st);
                return NoContent();
              });
