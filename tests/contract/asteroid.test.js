@@ -4,7 +4,7 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Server, unique, expectAnswer } = require('./harness');
+const { Server, unique, expectAnswer, invalidUtf8Body } = require('./harness');
 const { POOL_FIELDS } = require('./schemas');
 
 const BASE = '/agents/v2/agent-profile-pools';
@@ -123,7 +123,9 @@ describe('Asteroid agent profile pools', () => {
     for (const [method, path, body, key, status] of cases) {
       const opts = key ? { body, ...h(key) } : { body };
       const r = await server.request(method, path, opts);
-      expectAnswer(r, status, 'asteroid', `${method} ${path} ${JSON.stringify(body)}`);
+      const err = expectAnswer(r, status, 'asteroid', `${method} ${path} ${JSON.stringify(body)}`);
+      assert.deepEqual(Object.keys(err).sort(), ['code', 'message']);
+      assert.strictEqual(err.code, status);
     }
     const readOnly = await server.createKey(org.key, ['pools:read']);
     const noPools = await server.createKey(org.key, ['agents:read']);
@@ -138,5 +140,131 @@ describe('Asteroid agent profile pools', () => {
     const same = expectAnswer(await server.request('GET', `${BASE}/${pool.id}`, h(org.key)),
       200, 'AgentProfilePool', 'get after refusals');
     assert.deepEqual(same, pool);
+  });
+
+  it('lists by default page 1, pageSize 50, newest first', async () => {
+    const o = await server.createOrg();
+    const made = [];
+    for (const name of ['first', 'second', 'third']) made.push(await create({ name }, o.key));
+    const body = expectAnswer(await server.request('GET', BASE, h(o.key)), 200,
+      'AgentProfilePoolList', 'list with defaults');
+    assert.equal(body.page, 1);
+    assert.equal(body.pageSize, 50);
+    assert.equal(body.total, 3);
+    assert.deepEqual(body.items.map((p) => p.id), made.map((p) => p.id).reverse());
+    const asc = expectAnswer(await server.request('GET', `${BASE}?sortDirection=asc`, h(o.key)),
+      200, 'AgentProfilePoolList', 'list createdAt asc');
+    assert.deepEqual(asc.items.map((p) => p.id), made.map((p) => p.id));
+    // updatedAt follows a patch: the patched pool sorts last ascending.
+    expectAnswer(await server.request('PATCH', `${BASE}/${made[0].id}`,
+      { body: { allowConcurrentUse: true }, ...h(o.key) }), 200, 'AgentProfilePool', 'patch');
+    const upd = expectAnswer(await server.request('GET',
+      `${BASE}?sortField=updatedAt&sortDirection=asc`, h(o.key)), 200, 'AgentProfilePoolList',
+    'list updatedAt asc');
+    assert.equal(upd.items[2].id, made[0].id);
+    // A search matching nothing.
+    const none = expectAnswer(await server.request('GET', `${BASE}?searchName=zzz-nothing`,
+      h(o.key)), 200, 'AgentProfilePoolList', 'list no match');
+    assert.deepEqual(none.items, []);
+    assert.equal(none.total, 0);
+  });
+
+  it('accepts its own organizationId and names of 1 to 255 characters', async () => {
+    const o = await server.createOrg();
+    const own = await create({ name: unique('own'), organizationId: o.id,
+      allowConcurrentUse: true, selectionStrategy: 'least_recently_used' }, o.key);
+    assert.equal(own.organizationId, o.id);
+    assert.equal(own.allowConcurrentUse, true);
+    const long = 'n'.repeat(255);
+    assert.equal((await create({ name: long }, o.key)).name, long);
+    assert.equal((await create({ name: 'x' }, o.key)).name, 'x');
+    expectAnswer(await server.request('POST', BASE,
+      { body: { name: 'm'.repeat(256) }, ...h(o.key) }), 400, 'asteroid', 'name of 256');
+    expectAnswer(await server.request('POST', BASE, { body: {}, ...h(o.key) }), 400,
+      'asteroid', 'no name');
+  });
+
+  it('patches partially and keeps what Asteroid does not show', async () => {
+    const o = await server.createOrg();
+    const np = await server.request('POST', '/v1/agent-profile-pools', { key: o.key,
+      body: { name: unique('native'), default_lease_ttl_seconds: 77 } });
+    assert.equal(np.status, 201, np.raw);
+    const prof = await server.request('POST', '/v1/agent-profiles',
+      { key: o.key, body: { name: 'member' } });
+    assert.equal(prof.status, 201, prof.raw);
+    const add = await server.request('POST', `/v1/agent-profile-pools/${np.body.id}/profiles`,
+      { key: o.key, body: { profile_ids: [prof.body.id] } });
+    assert.ok(add.status >= 200 && add.status < 300, add.raw);
+
+    const before = expectAnswer(await server.request('GET', `${BASE}/${np.body.id}`, h(o.key)),
+      200, 'AgentProfilePool', 'get');
+    const patched = expectAnswer(await server.request('PATCH', `${BASE}/${np.body.id}`,
+      { body: { selectionStrategy: 'most_recently_used' }, ...h(o.key) }), 200,
+    'AgentProfilePool', 'patch strategy');
+    assert.deepEqual(Object.keys(patched).sort(), [...POOL_FIELDS].sort());
+    assert.equal(patched.selectionStrategy, 'most_recently_used');
+    assert.equal(patched.name, before.name);
+    assert.equal(patched.allowConcurrentUse, before.allowConcurrentUse);
+    const empty = expectAnswer(await server.request('PATCH', `${BASE}/${np.body.id}`,
+      { body: {}, ...h(o.key) }), 200, 'AgentProfilePool', 'empty patch');
+    assert.equal(empty.selectionStrategy, 'most_recently_used');
+
+    const native = await server.request('GET', `/v1/agent-profile-pools/${np.body.id}`,
+      { key: o.key });
+    assert.equal(native.status, 200, native.raw);
+    assert.equal(native.body.default_lease_ttl_seconds, 77);
+    assert.equal(native.body.selection_strategy, 'most_recently_used');
+    const members = await server.request('GET',
+      `/v1/agent-profile-pools/${np.body.id}/profiles`, { key: o.key });
+    assert.equal(members.status, 200, members.raw);
+    assert.ok(JSON.stringify(members.body).includes(prof.body.id), members.raw);
+
+    const other2 = await create({ name: unique('taken') }, o.key);
+    for (const [body, status] of [
+      [{ name: other2.name }, 409],
+      [{ selectionStrategy: null }, 400],
+      [{ allowConcurrentUse: null }, 400],
+      [{ selectionStrategy: 'random' }, 400],
+      [{ name: '' }, 400],
+      [{ organizationId: o.id }, 400],
+      [{ createdAt: before.createdAt }, 400],
+    ]) {
+      expectAnswer(await server.request('PATCH', `${BASE}/${np.body.id}`,
+        { body, ...h(o.key) }), status, 'asteroid', `patch ${JSON.stringify(body)}`);
+    }
+    const after = expectAnswer(await server.request('GET', `${BASE}/${np.body.id}`, h(o.key)),
+      200, 'AgentProfilePool', 'get after refused patches');
+    assert.deepEqual(after, empty);
+  });
+
+  it('authenticates with every header, refuses revoked keys and malformed bodies', async () => {
+    const o = await server.createOrg();
+    const pool = await create({ name: unique('auth') }, o.key);
+    const path = `${BASE}/${pool.id}`;
+    const reader = await server.createKey(o.key, ['pools:read']);
+    for (const headers of [{ 'X-Asteroid-Agents-Api-Key': reader },
+      { 'x-api-key': reader }, { Authorization: `Bearer ${reader}` }]) {
+      expectAnswer(await server.request('GET', path, { headers }), 200, 'AgentProfilePool',
+        `get with ${Object.keys(headers)[0]}`);
+    }
+    const revoked = await server.revokedKey(o.key);
+    expectAnswer(await server.request('GET', path, h(revoked)), 401, 'asteroid', 'revoked key');
+    expectAnswer(await server.request('GET', BASE, { headers: { 'X-Asteroid-Agents-Api-Key': '' } }),
+      401, 'asteroid', 'empty key');
+    const bad = [
+      ['{"name":"a","name":"b"}', 'application/json', 400],
+      [invalidUtf8Body(), 'application/json', 400],
+      ['{"name":', 'application/json', 400],
+      ['[]', 'application/json', 400],
+      ['name=x', 'text/plain', 415],
+    ];
+    for (const [body, type, status] of bad) {
+      expectAnswer(await server.request('POST', BASE, { body,
+        headers: { 'X-Asteroid-Agents-Api-Key': o.key, 'Content-Type': type } }), status,
+      'asteroid', `create with ${String(body)}`);
+    }
+    const list = expectAnswer(await server.request('GET', BASE, h(o.key)), 200,
+      'AgentProfilePoolList', 'list after malformed creates');
+    assert.equal(list.total, 1);
   });
 });

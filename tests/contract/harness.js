@@ -10,8 +10,13 @@ const path = require('node:path');
 
 const STARTUP_TIMEOUT_MS = 15000;
 
+// The binary: $AGENTRY_BINARY, else the first command-line argument (when a
+// test file is run directly: node asteroid.test.js BINARY), else
+// ../../build/agentry.
 function binaryPath() {
-  if (process.env.AGENTRY_BINARY) return process.env.AGENTRY_BINARY;
+  if (process.env.AGENTRY_BINARY) return path.resolve(process.env.AGENTRY_BINARY);
+  const arg = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  if (arg) return path.resolve(arg);
   return path.resolve(__dirname, '..', '..', 'build', 'agentry');
 }
 
@@ -104,7 +109,8 @@ class Server {
     if (key) h.Authorization = `Bearer ${key}`;
     let payload;
     if (body !== undefined) {
-      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      // A string or Buffer is sent as is (malformed bodies); anything else as JSON.
+      payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
       if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) {
         h['Content-Type'] = 'application/json';
       }
@@ -128,21 +134,41 @@ class Server {
     return { id: r.body.id, key: r.body.admin_key };
   }
 
-  // A key of the organization whose `*` key is `orgKey`.
-  async createKey(orgKey, scopes, extra = {}) {
+  // A key of the organization whose `*` key is `orgKey`: its record
+  // {id, key, …}.
+  async createKeyRecord(orgKey, scopes, extra = {}) {
     const r = await this.request('POST', '/v1/api-keys',
       { body: { name: unique('key'), scopes, ...extra }, key: orgKey });
     if (r.status !== 201) throw new Error(`create key: ${r.status} ${r.raw}`);
-    return r.body.key;
+    return r.body;
+  }
+
+  // A key of the organization whose `*` key is `orgKey` (its value).
+  async createKey(orgKey, scopes, extra = {}) {
+    return (await this.createKeyRecord(orgKey, scopes, extra)).key;
+  }
+
+  // A key that has been revoked (DELETE /v1/api-keys/{id}).
+  async revokedKey(orgKey, scopes = ['*']) {
+    const rec = await this.createKeyRecord(orgKey, scopes);
+    const r = await this.request('DELETE', `/v1/api-keys/${rec.id}`, { key: orgKey });
+    if (r.status !== 204) throw new Error(`revoke key: ${r.status} ${r.raw}`);
+    return rec.key;
   }
 }
 
-module.exports = { Server, unique };
+// A JSON object whose string value holds the byte 0xFF (invalid UTF-8).
+function invalidUtf8Body(member = 'name') {
+  return Buffer.concat([Buffer.from(`{"${member}":"bad`), Buffer.from([0xff]),
+    Buffer.from('"}')]);
+}
+
+module.exports = { Server, unique, invalidUtf8Body };
 
 // ---- checks shared by the suites ----
 
 const assert = require('node:assert/strict');
-const { expectValid, errorSchema } = require('./schemas');
+const { expectValid, errorSchema, NATIVE_CODES } = require('./schemas');
 
 // Asserts the status and validates the body against `schema` (success) or
 // the surface's error schema (an error status).
@@ -156,6 +182,12 @@ function expectAnswer(resp, status, surfaceOrSchema, what) {
   expectValid(schema, resp.body, what);
   if (status >= 400 && surfaceOrSchema === 'vectara') {
     assert.equal(resp.body.request_id, resp.headers['x-request-id'], `${what}: request_id`);
+  }
+  // Odeus and native errors carry the native code of the status (DESIGN §5).
+  if (status >= 400 && status !== 409 && NATIVE_CODES[status] &&
+      (surfaceOrSchema === 'odeus' || surfaceOrSchema === 'native')) {
+    const code = surfaceOrSchema === 'odeus' ? resp.body.code : resp.body.error.code;
+    assert.equal(code, NATIVE_CODES[status], `${what}: error code of a ${status}`);
   }
   return resp.body;
 }

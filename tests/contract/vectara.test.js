@@ -4,7 +4,8 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Server, unique, expectAnswer } = require('./harness');
+const { Server, unique, expectAnswer, invalidUtf8Body } = require('./harness');
+const { VECTARA_AGENT_FIELDS } = require('./schemas');
 
 describe('Vectara agents', () => {
   const server = new Server();
@@ -106,6 +107,7 @@ describe('Vectara agents', () => {
       pages += 1;
     } while (pageKey !== null && pages < 20);
     assert.equal(pages, 5);
+    assert.equal(new Set(seen).size, seen.length, 'no agent twice');
     assert.deepEqual(seen, keys);
     const dflt = expectAnswer(await server.request('GET', '/v2/agents', h(o.key)), 200,
       'VectaraAgentList', 'default limit');
@@ -171,5 +173,120 @@ describe('Vectara agents', () => {
     const mineNow = expectAnswer(await server.request('GET', `/v2/agents/${mine.id}`,
       h(org.key)), 200, 'VectaraAgent', 'mine after refusals');
     assert.deepEqual(mineNow, mine);
+  });
+
+  it('answers every member of the seed\'s agent, and nothing more', async () => {
+    const a = expectAnswer(await server.request('POST', '/v2/agents',
+      { body: { name: unique('members') }, ...h(org.key) }), 201, 'VectaraAgent', 'create');
+    assert.deepEqual(Object.keys(a).sort(), [...VECTARA_AGENT_FIELDS].sort());
+    assert.equal(a.created_at, a.updated_at);
+    const list = expectAnswer(await server.request('GET', '/v2/agents?limit=100', h(org.key)),
+      200, 'VectaraAgentList', 'list');
+    for (const x of list.agents) assert.deepEqual(Object.keys(x).sort(), [...VECTARA_AGENT_FIELDS].sort());
+    assert.ok(list.agents.some((x) => x.id === a.id));
+  });
+
+  it('accepts keys up to 64 characters and refuses longer ones', async () => {
+    const key64 = `agt_${'k'.repeat(60)}`;
+    expectAnswer(await server.request('GET', `/v2/agents/${key64}`, h(org.key)), 404, 'vectara',
+      'unknown key of 64');
+    const made = expectAnswer(await server.request('POST', '/v2/agents',
+      { body: { key: key64, name: 'Long key' }, ...h(org.key) }), 201, 'VectaraAgent',
+    'create with a key of 64');
+    assert.equal(made.id, key64);
+    expectAnswer(await server.request('GET', `/v2/agents/${key64}`, h(org.key)), 200,
+      'VectaraAgent', 'get a key of 64');
+    expectAnswer(await server.request('GET', `/v2/agents/${key64}x`, h(org.key)), 400, 'vectara',
+      'a key of 65');
+    expectAnswer(await server.request('POST', '/v2/agents',
+      { body: { key: `${key64}x`, name: 'Too long' }, ...h(org.key) }), 400, 'vectara',
+    'create with a key of 65');
+  });
+
+  it('changes only the draft: GET keeps the active version until it is published', async () => {
+    const key = `agt_${unique('draft').replace(/[^0-9a-zA-Z_-]/g, '_')}`;
+    const created = expectAnswer(await server.request('POST', '/v2/agents',
+      { body: { key, name: 'Published name', metadata: { stage: 'one' } }, ...h(org.key) }), 201,
+    'VectaraAgent', 'create');
+    const pub = await server.request('POST', `/v1/agents/${key}/publish`,
+      { key: org.key, body: {} });
+    assert.equal(pub.status, 201, pub.raw);
+    const patched = expectAnswer(await server.request('PATCH', `/v2/agents/${key}`,
+      { body: { name: 'Draft name', metadata: { stage: 'two' } }, ...h(org.key) }), 200,
+    'VectaraAgent', 'patch after publish');
+    assert.equal(patched.name, 'Draft name', 'the PATCH answer shows the draft');
+    assert.deepEqual(patched.metadata, { stage: 'two' });
+    const active = expectAnswer(await server.request('GET', `/v2/agents/${key}`, h(org.key)), 200,
+      'VectaraAgent', 'get after patch');
+    assert.equal(active.name, 'Published name', 'GET keeps the active version');
+    assert.deepEqual(active.metadata, { stage: 'one' });
+    assert.equal(active.created_at, created.created_at);
+    const list = expectAnswer(await server.request('GET', '/v2/agents?limit=100', h(org.key)),
+      200, 'VectaraAgentList', 'list after patch');
+    assert.equal(list.agents.find((x) => x.id === key).name, 'Published name');
+    const pub2 = await server.request('POST', `/v1/agents/${key}/publish`,
+      { key: org.key, body: {} });
+    assert.equal(pub2.status, 201, pub2.raw);
+    const now = expectAnswer(await server.request('GET', `/v2/agents/${key}`, h(org.key)), 200,
+      'VectaraAgent', 'get after second publish');
+    assert.equal(now.name, 'Draft name');
+  });
+
+  it('takes a merge patch as application/merge-patch+json too', async () => {
+    const a = expectAnswer(await server.request('POST', '/v2/agents',
+      { body: { name: unique('merge'), enabled: true }, ...h(org.key) }), 201, 'VectaraAgent',
+    'create');
+    const p = expectAnswer(await server.request('PATCH', `/v2/agents/${a.id}`, { body:
+      { enabled: false }, headers: { 'x-api-key': org.key,
+      'Content-Type': 'application/merge-patch+json' } }), 200, 'VectaraAgent', 'merge patch');
+    assert.equal(p.enabled, false);
+    assert.equal(p.name, a.name);
+  });
+
+  it('refuses a stale If-Match with 412 precondition_failed', async () => {
+    // docs/compatible-surfaces.md lists 412 precondition_failed among the
+    // Vectara codes; a write whose If-Match does not match must not happen
+    // (RFC 9110 §13.1.1).
+    const a = expectAnswer(await server.request('POST', '/v2/agents',
+      { body: { name: unique('etag') }, ...h(org.key) }), 201, 'VectaraAgent', 'create');
+    const stale = { 'x-api-key': org.key, 'If-Match': '"stale-etag"' };
+    expectAnswer(await server.request('PATCH', `/v2/agents/${a.id}`,
+      { body: { name: 'lost update' }, headers: stale }), 412, 'vectara', 'patch, stale If-Match');
+    expectAnswer(await server.request('DELETE', `/v2/agents/${a.id}`, { headers: stale }), 412,
+      'vectara', 'delete, stale If-Match');
+    const still = expectAnswer(await server.request('GET', `/v2/agents/${a.id}`, h(org.key)), 200,
+      'VectaraAgent', 'get after refused writes');
+    assert.equal(still.name, a.name);
+  });
+
+  it('authenticates with every header and refuses malformed bodies in its shape', async () => {
+    const a = expectAnswer(await server.request('POST', '/v2/agents',
+      { body: { name: unique('auth') }, ...h(org.key) }), 201, 'VectaraAgent', 'create');
+    const reader = await server.createKey(org.key, ['agents:read']);
+    for (const headers of [{ 'x-api-key': reader }, { Authorization: `Bearer ${reader}` },
+      { 'X-Asteroid-Agents-Api-Key': reader }]) {
+      expectAnswer(await server.request('GET', `/v2/agents/${a.id}`, { headers }), 200,
+        'VectaraAgent', `get with ${Object.keys(headers)[0]}`);
+    }
+    const revoked = await server.revokedKey(org.key);
+    expectAnswer(await server.request('GET', `/v2/agents/${a.id}`, h(revoked)), 401, 'vectara',
+      'revoked key');
+    for (const [method, path, body, status] of [
+      ['POST', '/v2/agents', '{"name":"a","name":"b"}', 400],
+      ['POST', '/v2/agents', invalidUtf8Body(), 400],
+      ['POST', '/v2/agents', '{"name":', 400],
+      ['POST', '/v2/agents', '[]', 400],
+      ['PATCH', `/v2/agents/${a.id}`, '{"description":"a","description":"b"}', 400],
+      ['PATCH', `/v2/agents/${a.id}`, invalidUtf8Body('description'), 400],
+    ]) {
+      expectAnswer(await server.request(method, path, { body, ...h(org.key) }), status, 'vectara',
+        `${method} ${path} ${String(body)}`);
+    }
+    expectAnswer(await server.request('PATCH', `/v2/agents/${a.id}`, { body: '{}',
+      headers: { 'x-api-key': org.key, 'Content-Type': 'text/plain' } }), 415, 'vectara',
+    'patch as text/plain');
+    const same = expectAnswer(await server.request('GET', `/v2/agents/${a.id}`, h(org.key)), 200,
+      'VectaraAgent', 'get after refusals');
+    assert.deepEqual(same, a);
   });
 });
