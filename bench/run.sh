@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh — the hot read path, GET /v1/agents/{key}, measured against
-# nginx serving the very same response bytes as a static file.
+# bench/run.sh — the hot read path, GET of an agent on each surface
+# (/v1/agents/{key}, Vectara /v2/agents/{key}, Odeus /agent/v1/get), measured
+# against nginx serving the very same response bytes as a static file.
 #
 #   bash bench/run.sh                    # 3 rounds of 10 s per target
 #   DURATION=30 ROUNDS=5 bash bench/run.sh
@@ -497,18 +498,30 @@ code="$(http_code POST "$AGENTRY_BASE/v1/agents" "$TMP/create.out" "${AUTH[@]}" 
 code="$(http_code POST "$AGENTRY_BASE/v1/agents/$AGENT_KEY/publish" "$TMP/publish.out" "${AUTH[@]}" "${JSON_CT[@]}" --data-binary '{}')"
 [[ "$code" == 2?? ]] || { cat "$TMP/publish.out" >&2 2>/dev/null; echo >&2; die "POST /v1/agents/$AGENT_KEY/publish answered $code"; }
 
-AGENTRY_URL="$AGENTRY_BASE/v1/agents/$AGENT_KEY"
+AGENT_ID="$(sed -n 's/^{"id":"\([0-9a-f-]*\)".*/\1/p' "$TMP/create.out" | head -n1)"
+[[ -n "$AGENT_ID" ]] || die "no agent id in the create answer: $(head -c 300 "$TMP/create.out")"
+
+# The hot read path on each surface: the same agent, each surface's bytes.
+SURFACES=(v1 vectara odeus)
+declare -A PATH_OF=(
+  [v1]="/v1/agents/$AGENT_KEY"
+  [vectara]="/v2/agents/$AGENT_KEY"
+  [odeus]="/agent/v1/get?agentId=$AGENT_ID"
+)
 mkdir -p "$TMP/www"
-code="$(http_code GET "$AGENTRY_URL" "$TMP/www/agent.json" "${AUTH[@]}")"
-[[ "$code" == 200 ]] || { cat "$TMP/www/agent.json" >&2 2>/dev/null; echo >&2; die "GET $AGENTRY_URL answered $code"; }
 chmod 755 "$TMP/www"
-chmod 644 "$TMP/www/agent.json"
-BODY_BYTES="$(wc -c <"$TMP/www/agent.json")"
-log "agent published; GET body is $BODY_BYTES bytes"
+declare -A BYTES_OF=()
+for s in "${SURFACES[@]}"; do
+  code="$(http_code GET "$AGENTRY_BASE${PATH_OF[$s]}" "$TMP/www/$s.json" "${AUTH[@]}")"
+  [[ "$code" == 200 ]] || { cat "$TMP/www/$s.json" >&2 2>/dev/null; echo >&2; die "GET ${PATH_OF[$s]} answered $code"; }
+  chmod 644 "$TMP/www/$s.json"
+  BYTES_OF[$s]="$(wc -c <"$TMP/www/$s.json")"
+done
+log "agent published; GET bodies: v1 ${BYTES_OF[v1]}, vectara ${BYTES_OF[vectara]}, odeus ${BYTES_OF[odeus]} bytes"
 
 # ---------------------------------------------------------------- nginx
 mkdir -p "$TMP/nginx"
-cat >"$TMP/nginx/nginx.conf" <<EOF
+cat >"$TMP/nginx/nginx.conf" <<NGINXCONF
 daemon off;
 worker_processes 1;
 pid $TMP/nginx/nginx.pid;
@@ -526,43 +539,53 @@ http {
   scgi_temp_path $TMP/nginx/scgi;
   server {
     listen 127.0.0.1:$NGINX_PORT;
-    location = /agent.json { default_type application/json; root $TMP/www; }
+    location / { default_type application/json; root $TMP/www; }
   }
 }
-EOF
+NGINXCONF
 NGINX_CMD=(taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/nginx/" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf")
 "$NGINX" -q -t -p "$TMP/nginx/" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" \
   || die "nginx rejected its configuration"
 "${NGINX_CMD[@]}" >"$TMP/nginx/stdout.log" 2>&1 &
 NGINX_PID=$!
-NGINX_URL="http://127.0.0.1:$NGINX_PORT/agent.json"
-wait_for_200 "$NGINX_URL" "$NGINX_PID" nginx "$TMP/nginx/error.log"
-log "nginx up on http://127.0.0.1:$NGINX_PORT (pid $NGINX_PID)"
+NGINX_BASE="http://127.0.0.1:$NGINX_PORT"
+wait_for_200 "$NGINX_BASE/v1.json" "$NGINX_PID" nginx "$TMP/nginx/error.log"
+log "nginx up on $NGINX_BASE (pid $NGINX_PID)"
 
 # ---------------------------------------------------------------- same bytes?
-code="$(http_code GET "$AGENTRY_URL" "$TMP/check-agentry.body" "${AUTH[@]}")"
-[[ "$code" == 200 ]] || die "agentry answered $code on GET $AGENTRY_URL"
-code="$(http_code GET "$NGINX_URL" "$TMP/check-nginx.body")"
-[[ "$code" == 200 ]] || die "nginx answered $code on GET $NGINX_URL"
-cmp -s "$TMP/check-agentry.body" "$TMP/check-nginx.body" \
-  || die "agentry and nginx bodies differ ($(wc -c <"$TMP/check-agentry.body") vs $(wc -c <"$TMP/check-nginx.body") bytes)"
-log "both targets answer 200 with the same $BODY_BYTES bytes"
+for s in "${SURFACES[@]}"; do
+  code="$(http_code GET "$AGENTRY_BASE${PATH_OF[$s]}" "$TMP/check-agentry-$s.body" "${AUTH[@]}")"
+  [[ "$code" == 200 ]] || die "agentry answered $code on GET ${PATH_OF[$s]}"
+  code="$(http_code GET "$NGINX_BASE/$s.json" "$TMP/check-nginx-$s.body")"
+  [[ "$code" == 200 ]] || die "nginx answered $code on GET /$s.json"
+  cmp -s "$TMP/check-agentry-$s.body" "$TMP/check-nginx-$s.body" \
+    || die "$s: agentry and nginx bodies differ"
+done
+log "both targets answer 200 with the same bytes on every surface"
 
 # ---------------------------------------------------------------- wrk
-WRK_AGENTRY=(taskset -c "$CLIENT_CPU" "$WRK" -t1 "-c$CONNECTIONS" "-d${DURATION}s" --latency
-  -H "Authorization: Bearer $ADMIN" "$AGENTRY_URL")
-WRK_NGINX=(taskset -c "$CLIENT_CPU" "$WRK" -t1 "-c$CONNECTIONS" "-d${DURATION}s" --latency "$NGINX_URL")
+# wrk_args TARGET SURFACE SECONDS: the wrk command for one run, one word per
+# line (the key as $ADMIN when PRINTABLE is set).
+wrk_args() {
+  local target="$1" s="$2" secs="$3" key="$ADMIN"
+  [[ -n "${PRINTABLE:-}" ]] && key='$ADMIN'
+  printf '%s\n' taskset -c "$CLIENT_CPU" "$WRK" -t1 "-c$CONNECTIONS" "-d${secs}s" --latency
+  if [[ "$target" == agentry ]]; then
+    printf '%s\n' -H "Authorization: Bearer $key" "$AGENTRY_BASE${PATH_OF[$s]}"
+  else
+    printf '%s\n' "$NGINX_BASE/$s.json"
+  fi
+}
 
-declare -a RPS_agentry=() P50_agentry=() P99_agentry=() RPS_nginx=() P50_nginx=() P99_nginx=()
+declare -A RPS=() P50=() P99=()
 WARNINGS=()
 
-# run_wrk TARGET LABEL SECONDS: runs wrk, checks its output, records the numbers
-# unless LABEL is "warmup".
+# run_wrk TARGET SURFACE LABEL SECONDS: runs wrk, checks its output, records
+# the numbers unless LABEL is "warmup".
 run_wrk() {
-  local target="$1" label="$2" secs="$3" out cmd
-  out="$TMP/wrk-$target-$label.txt"
-  if [[ "$target" == agentry ]]; then cmd=("${WRK_AGENTRY[@]}"); else cmd=("${WRK_NGINX[@]}"); fi
-  cmd=("${cmd[@]/#-d${DURATION}s/-d${secs}s}")
+  local target="$1" s="$2" label="$3" secs="$4" out cmd=()
+  out="$TMP/wrk-$target-$s-$label.txt"
+  mapfile -t cmd < <(wrk_args "$target" "$s" "$secs")
   # In the background, so that a signal to this script is handled at once
   # (bash defers traps while a foreground child runs).
   timeout $((secs + 60)) "${cmd[@]}" >"$out" 2>&1 &
@@ -572,30 +595,26 @@ run_wrk() {
   WRK_PID=""
   if ((rc != 0)); then
     cat "$out" >&2
-    die "wrk against $target ($label) failed (exit $rc)"
+    die "wrk against $target $s ($label) failed (exit $rc)"
   fi
   if grep -q 'Non-2xx or 3xx responses' "$out"; then
     cat "$out" >&2
-    die "wrk against $target ($label) saw non-2xx/3xx responses"
+    die "wrk against $target $s ($label) saw non-2xx/3xx responses"
   fi
   if grep -q 'Socket errors' "$out"; then
-    WARNINGS+=("$target $label: $(grep 'Socket errors' "$out" | sed 's/^ *//')")
+    WARNINGS+=("$target $s $label: $(grep 'Socket errors' "$out" | sed 's/^ *//')")
   fi
   local rps p50 p99
   rps="$(awk '$1 == "Requests/sec:" { print $2 }' "$out")"
   p50="$(awk '$1 == "50%" { print $2; exit }' "$out")"
   p99="$(awk '$1 == "99%" { print $2; exit }' "$out")"
-  [[ -n "$rps" && -n "$p50" && -n "$p99" ]] || { cat "$out" >&2; die "could not parse wrk output for $target ($label)"; }
-  awk -v r="$rps" 'BEGIN { exit !(r > 0) }' || { cat "$out" >&2; die "wrk measured 0 requests/s against $target"; }
+  [[ -n "$rps" && -n "$p50" && -n "$p99" ]] || { cat "$out" >&2; die "could not parse wrk output for $target $s ($label)"; }
+  awk -v r="$rps" 'BEGIN { exit !(r > 0) }' || { cat "$out" >&2; die "wrk measured 0 requests/s against $target $s"; }
   p50="$(to_ms "$p50")" || die "unknown latency unit in '$p50'"
   p99="$(to_ms "$p99")" || die "unknown latency unit in '$p99'"
-  log "$(printf '%-7s %-7s %12s req/s   p50 %9s ms   p99 %9s ms' "$target" "$label" "$rps" "$p50" "$p99")"
+  log "$(printf '%-7s %-7s %-7s %12s req/s   p50 %9s ms   p99 %9s ms' "$target" "$s" "$label" "$rps" "$p50" "$p99")"
   [[ "$label" == warmup ]] && return 0
-  if [[ "$target" == agentry ]]; then
-    RPS_agentry+=("$rps"); P50_agentry+=("$p50"); P99_agentry+=("$p99")
-  else
-    RPS_nginx+=("$rps"); P50_nginx+=("$p50"); P99_nginx+=("$p99")
-  fi
+  RPS[$target:$s]+="$rps "; P50[$target:$s]+="$p50 "; P99[$target:$s]+="$p99 "
 }
 
 IDLE_BUSY="$(busy_percent)"
@@ -603,31 +622,29 @@ if ((IDLE_BUSY > 10)); then
   WARNINGS+=("the machine was ${IDLE_BUSY} % busy (other processes) just before the runs; expect noise")
   log "warning: the machine is ${IDLE_BUSY} % busy before the runs (other processes); numbers will be noisy"
 fi
-log "warm-up: ${WARMUP} s per target; then $ROUNDS round(s) of ${DURATION} s per target, alternating"
-run_wrk agentry warmup "$WARMUP"
-run_wrk nginx warmup "$WARMUP"
+log "warm-up: ${WARMUP} s per target; then $ROUNDS round(s) of ${DURATION} s per target and surface, alternating"
+for s in "${SURFACES[@]}"; do
+  run_wrk agentry "$s" warmup "$WARMUP"
+  run_wrk nginx "$s" warmup "$WARMUP"
+done
 for ((r = 1; r <= ROUNDS; r++)); do
-  run_wrk agentry "round$r" "$DURATION"
-  run_wrk nginx "round$r" "$DURATION"
+  for s in "${SURFACES[@]}"; do
+    run_wrk agentry "$s" "round$r" "$DURATION"
+    run_wrk nginx "$s" "round$r" "$DURATION"
+  done
 done
 
 # Still alive and still serving the same bytes after the load?
 kill -0 "$AGENTRY_PID" 2>/dev/null || die "agentry died during the benchmark"
 kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the benchmark"
-code="$(http_code GET "$AGENTRY_URL" "$TMP/after.body" "${AUTH[@]}")"
-if [[ "$code" != 200 ]] || ! cmp -s "$TMP/after.body" "$TMP/www/agent.json"; then
-  die "after the load agentry answered $code or a different body"
-fi
+for s in "${SURFACES[@]}"; do
+  code="$(http_code GET "$AGENTRY_BASE${PATH_OF[$s]}" "$TMP/after-$s.body" "${AUTH[@]}")"
+  if [[ "$code" != 200 ]] || ! cmp -s "$TMP/after-$s.body" "$TMP/www/$s.json"; then
+    die "after the load agentry answered $code or a different body on ${PATH_OF[$s]}"
+  fi
+done
 
 # ---------------------------------------------------------------- report
-A_RPS="$(median "${RPS_agentry[@]}")"; A_P50="$(median "${P50_agentry[@]}")"; A_P99="$(median "${P99_agentry[@]}")"
-N_RPS="$(median "${RPS_nginx[@]}")"; N_P50="$(median "${P50_nginx[@]}")"; N_P99="$(median "${P99_nginx[@]}")"
-RATIO="$(awk -v a="$A_RPS" -v n="$N_RPS" 'BEGIN { printf (a / n < 0.1 ? "%.3f" : "%.2f"), a / n }')"
-
-for t in agentry nginx; do
-  if [[ "$t" == agentry ]]; then w="$(spread agentry "${RPS_agentry[@]}")"; else w="$(spread nginx "${RPS_nginx[@]}")"; fi
-  [[ -z "$w" ]] || WARNINGS+=("$w")
-done
 AFTER_BUSY="$(busy_percent)"
 ((AFTER_BUSY <= 10)) || WARNINGS+=("the machine was ${AFTER_BUSY} % busy (other processes) just after the runs; expect noise")
 
@@ -639,21 +656,36 @@ fi
 CPU_MODEL="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
 
 echo
-echo "## Hot read path: GET /v1/agents/$AGENT_KEY ($BODY_BYTES-byte body)"
+echo "## Hot read path: GET the agent $AGENT_KEY on each surface vs nginx serving the same bytes"
 echo
 echo "agentry $("$AGENTRY" --version 2>/dev/null | head -n1 | sed 's/^agentry //' || true) at $GIT_REV;" \
   "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //');" \
   "$("$WRK" -v 2>&1 | head -n1 | awk '{ print $1, $2 }');" \
   "${CPU_MODEL:-unknown CPU}, $NCPU CPUs, Linux $(uname -r)."
-echo "wrk: 1 thread, $CONNECTIONS connections, ${DURATION} s per run, $ROUNDS run(s) per target" \
+echo "agentry (--threads 1) or nginx (1 worker) on CPU $SERVER_CPU; wrk on CPU $CLIENT_CPU: 1 thread," \
+  "$CONNECTIONS connections, ${DURATION} s per run, $ROUNDS run(s) per target and surface" \
   "(alternating, after a ${WARMUP} s warm-up each); medians over the runs."
 echo
-echo "| target | median requests/s | median p50 ms | median p99 ms | requests/s agentry/nginx |"
-echo "|---|---:|---:|---:|---:|"
-printf '| agentry | %.0f | %.3f | %.3f | %s |\n' "$A_RPS" "$A_P50" "$A_P99" "$RATIO"
-printf '| nginx (static file) | %.0f | %.3f | %.3f | 1.00 |\n' "$N_RPS" "$N_P50" "$N_P99"
+echo "| path | body bytes | agentry req/s | p50 ms | p99 ms | nginx req/s | p50 ms | p99 ms | agentry/nginx |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for s in "${SURFACES[@]}"; do
+  # shellcheck disable=SC2086
+  a_rps="$(median ${RPS[agentry:$s]})"; a_50="$(median ${P50[agentry:$s]})"; a_99="$(median ${P99[agentry:$s]})"
+  # shellcheck disable=SC2086
+  n_rps="$(median ${RPS[nginx:$s]})"; n_50="$(median ${P50[nginx:$s]})"; n_99="$(median ${P99[nginx:$s]})"
+  ratio="$(awk -v a="$a_rps" -v n="$n_rps" 'BEGIN { printf "%.2f", a / n }')"
+  shown="${PATH_OF[$s]/$AGENT_ID/<id>}"
+  printf '| `GET %s` | %s | %.0f | %.3f | %.3f | %.0f | %.3f | %.3f | **%s** |\n' \
+    "$shown" "${BYTES_OF[$s]}" "$a_rps" "$a_50" "$a_99" "$n_rps" "$n_50" "$n_99" "$ratio"
+  # shellcheck disable=SC2086
+  w="$(spread "agentry $s" ${RPS[agentry:$s]})"; [[ -z "$w" ]] || WARNINGS+=("$w")
+  # shellcheck disable=SC2086
+  w="$(spread "nginx $s" ${RPS[nginx:$s]})"; [[ -z "$w" ]] || WARNINGS+=("$w")
+done
 echo
-echo "Per run (requests/s): agentry ${RPS_agentry[*]}; nginx ${RPS_nginx[*]}"
+for s in "${SURFACES[@]}"; do
+  echo "Per run (requests/s), $s: agentry ${RPS[agentry:$s]}; nginx ${RPS[nginx:$s]}"
+done
 if ((${#WARNINGS[@]})); then
   echo
   echo "Warnings:"
@@ -666,9 +698,13 @@ echo "Commands (ADMIN is a random 40-character key made per run; the ports are f
 echo
 echo '```'
 echo "AGENTRY_BOOTSTRAP_ADMIN_KEY=\$ADMIN $(q "${AGENTRY_CMD[@]}")"
-echo "$(q "${NGINX_CMD[@]}")   # config: bench/run.sh, serves the GET body from $TMP/www/agent.json"
-echo "$(q "${WRK_AGENTRY[@]:0:8}") -H 'Authorization: Bearer \$ADMIN' $(q "$AGENTRY_URL")"
-q "${WRK_NGINX[@]}"; echo
+echo "$(q "${NGINX_CMD[@]}")   # config: bench/run.sh, serves each GET body from $TMP/www/<surface>.json"
+for s in "${SURFACES[@]}"; do
+  for t in agentry nginx; do
+    mapfile -t words < <(PRINTABLE=1 wrk_args "$t" "$s" "$DURATION")
+    q "${words[@]}"; echo
+  done
+done
 echo '```'
 echo "(warm-up runs: the same wrk commands with -d${WARMUP}s)"
 
