@@ -5,6 +5,7 @@
 #include <boost/json/error.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -108,19 +109,39 @@ class TreeBuilder {
     return true;
   }
 
-  bool on_number_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_number_part(bj::string_view s, bj::error_code&) {
+    number_.append(s.data(), s.size());
+    return true;
+  }
   bool on_int64(std::int64_t i, bj::string_view, bj::error_code&) {
+    number_.clear();
     values_.emplace_back(i);
     return true;
   }
   bool on_uint64(std::uint64_t u, bj::string_view, bj::error_code&) {
+    number_.clear();
     values_.emplace_back(u);
     return true;
   }
-  bool on_double(double d, bj::string_view, bj::error_code& ec) {
-    // Boost.JSON 1.81 hands 1e400 over as ±infinity (it reports an error
-    // only when the exponent itself overflows an int).
-    if (!std::isfinite(d)) {
+  bool on_double(double, bj::string_view s, bj::error_code& ec) {
+    // Boost.JSON 1.81 rounds some long numbers to a neighbour of the
+    // nearest double (then "6.666666666666667e+108" would read back as
+    // …668e+108 and a stored document would change its bytes), and hands
+    // 1e400 over as infinity: the text is converted again here, correctly
+    // rounded, and refused when out of range.
+    number_.append(s.data(), s.size());
+    double d = 0;
+    auto [end, err] =
+        std::from_chars(number_.data(), number_.data() + number_.size(), d);
+    if (err == std::errc::result_out_of_range) {
+      // Too small (it rounds to a subnormal or zero, as strtod says, which is
+      // correctly rounded too) or too large (infinity: refused below).
+      d = std::strtod(number_.c_str(), nullptr);
+      err = std::errc();
+    }
+    const bool whole = end == number_.data() + number_.size();
+    number_.clear();
+    if (err != std::errc() || !whole || !std::isfinite(d)) {
       error_ = Status::InvalidRequest("number out of range", Path());
       return Fail(ec);
     }
@@ -189,6 +210,7 @@ class TreeBuilder {
   }
 
   std::vector<bj::value> values_;  // complete values not yet in a container
+  std::string number_;             // the text of a number split across parts
   std::vector<Frame> frames_;      // open arrays and objects
   std::vector<KeyRef> keys_;       // keys of the open objects' members
   std::string key_bytes_;
@@ -516,6 +538,13 @@ void AppendValue(std::string& out, const bj::value& v) {
       const double d = v.get_double();
       if (!std::isfinite(d)) {
         out += "null";  // JSON has no infinities; ParseStrict refuses them
+        return;
+      }
+      // -0.0 is written "0": "-0" would read back as the integer 0 and then
+      // be written "0", so the bytes of a document (its ETag) would change
+      // after one trip through the store.
+      if (d == 0) {
+        out.push_back('0');
         return;
       }
       // Shortest round-trip form: 0.1 stays "0.1" (Boost writes "1E-1").

@@ -796,6 +796,33 @@ TEST(SerializeTest, DoublesInShortestForm) {
       "null");
 }
 
+TEST(SerializeTest, NegativeZeroIsWrittenAsZeroSoItsBytesAreStable) {
+  // Found by fuzz/json_fuzz.cc: "-0" reads back as the integer 0, written
+  // "0"; the first write must already be "0".
+  EXPECT_EQ(Serialize(boost::json::value(-0.0)), "0");
+  EXPECT_EQ(Serialize(boost::json::value(0.0)), "0");
+  auto parsed = ParseStrict(R"({"t":-0.0,"u":-0e0,"v":-0})");
+  ASSERT_TRUE(parsed.ok());
+  const std::string once = Serialize(*parsed);
+  EXPECT_EQ(once, R"({"t":0,"u":0,"v":0})");
+  EXPECT_EQ(Serialize(*ParseStrict(once)), once);
+}
+
+TEST(SerializeTest, LongNumbersReadBackToTheSameBytes) {
+  // Found by fuzz/json_fuzz.cc: Boost.JSON 1.81 read this 109-digit integer
+  // as a double whose shortest form then read back as its neighbour.
+  const std::string digits(109, '6');
+  auto parsed = ParseStrict(digits);
+  ASSERT_TRUE(parsed.ok());
+  const std::string once = Serialize(*parsed);
+  EXPECT_EQ(once, "6.666666666666667e+108");
+  EXPECT_EQ(Serialize(*ParseStrict(once)), once);
+  EXPECT_EQ(ParseStrict("0.1")->get_double(), 0.1);
+  EXPECT_EQ(ParseStrict("1e-400")->get_double(), 0.0);  // underflow: zero
+  EXPECT_FALSE(ParseStrict("1e400").ok());
+  EXPECT_FALSE(ParseStrict("-1e400").ok());
+}
+
 TEST(SerializeTest, EscapesStringsLikeJson) {
   boost::json::object o;
   o["q\"k"] = "a\\b\n\t\x01\u00e9\U0001F916";
