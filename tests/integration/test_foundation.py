@@ -194,7 +194,8 @@ class FoundationTest(AgentryTestCase):
 
     def test_readyz(self):
         resp = self.call("GET", "/readyz", expect=200)
-        self.assertEqual(resp.body, {"status": "ready"})
+        # No --redis here: only the store is checked.
+        self.assertEqual(resp.body, {"status": "ready", "checks": {"store": "ok"}})
 
     def test_metrics(self):
         self.create_key(["agents:read"])  # at least one store commit

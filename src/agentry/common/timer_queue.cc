@@ -51,8 +51,11 @@ void TimerQueue::Loop() {
       continue;
     }
     auto first = timers_.begin();
-    if (first->first.first > Clock::now()) {
-      cv_.wait_until(lock, first->first.first);
+    // A copy: the node may be erased (Cancel, Shutdown) while this waits,
+    // and wait_until reads its deadline again when it wakes.
+    const Clock::time_point deadline = first->first.first;
+    if (deadline > Clock::now()) {
+      cv_.wait_until(lock, deadline);
       continue;
     }
     std::function<void()> fn = std::move(first->second);

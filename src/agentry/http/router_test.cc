@@ -4,12 +4,21 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <deque>
+#include <initializer_list>
 
 #include "agentry/http/error_mapping.h"
 #include "agentry/http/ops.h"
 
 namespace agentry::http {
 namespace {
+
+// Path segments that outlive the match: Match::params are views into them.
+const std::vector<std::string>& Segs(std::initializer_list<const char*> parts) {
+  static std::deque<std::vector<std::string>> kept;
+  kept.emplace_back(parts.begin(), parts.end());
+  return kept.back();
+}
 
 Handler Named(std::string name) {
   return [name](Request&) -> std::optional<Response> {
@@ -31,19 +40,19 @@ TEST(RouterTest, MatchesLiteralsAndParameters) {
   r.Add(Method::kPost, "/v1/agents/{id}/publish", {}, Named("publish"));
   r.Add(Method::kGet, "/v1/agents/{id}/versions/{n}", {}, Named("version"));
 
-  auto m = r.Find(Method::kGet, {"v1", "agents"});
+  auto m = r.Find(Method::kGet, Segs({"v1", "agents"}));
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(Call(m), "list");
   EXPECT_TRUE(m.params.empty());
 
-  m = r.Find(Method::kGet, {"v1", "agents", "agt_x"});
+  m = r.Find(Method::kGet, Segs({"v1", "agents", "agt_x"}));
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(Call(m), "get");
   ASSERT_EQ(m.params.size(), 1u);
   EXPECT_EQ(m.params[0].first, "id");
   EXPECT_EQ(m.params[0].second, "agt_x");
 
-  m = r.Find(Method::kGet, {"v1", "agents", "a", "versions", "3"});
+  m = r.Find(Method::kGet, Segs({"v1", "agents", "a", "versions", "3"}));
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(Call(m), "version");
   ASSERT_EQ(m.params.size(), 2u);
@@ -55,12 +64,12 @@ TEST(RouterTest, LiteralWinsOverParameterAndBacktracks) {
   Router r;
   r.Add(Method::kGet, "/x/{id}/a", {}, Named("param-a"));
   r.Add(Method::kGet, "/x/special/b", {}, Named("literal-b"));
-  auto m = r.Find(Method::kGet, {"x", "special", "b"});
+  auto m = r.Find(Method::kGet, Segs({"x", "special", "b"}));
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(Call(m), "literal-b");
   // "special" is also a valid {id}: the literal branch fails, the parameter
   // branch matches.
-  m = r.Find(Method::kGet, {"x", "special", "a"});
+  m = r.Find(Method::kGet, Segs({"x", "special", "a"}));
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(Call(m), "param-a");
   ASSERT_EQ(m.params.size(), 1u);
@@ -71,24 +80,24 @@ TEST(RouterTest, UnknownPathAndWrongMethod) {
   Router r;
   r.Add(Method::kGet, "/v1/api-keys", {}, Named("list"));
   r.Add(Method::kPost, "/v1/api-keys", {}, Named("create"));
-  auto m = r.Find(Method::kGet, {"v1", "nope"});
+  auto m = r.Find(Method::kGet, Segs({"v1", "nope"}));
   EXPECT_EQ(m.route, nullptr);
   EXPECT_TRUE(m.allow.empty());
 
-  m = r.Find(Method::kPut, {"v1", "api-keys"});
+  m = r.Find(Method::kPut, Segs({"v1", "api-keys"}));
   EXPECT_EQ(m.route, nullptr);
   EXPECT_EQ(m.allow, "GET, HEAD, POST");
 
   // Empty segments never bind a parameter.
   r.Add(Method::kDelete, "/v1/api-keys/{id}", {}, Named("delete"));
-  m = r.Find(Method::kDelete, {"v1", "api-keys", ""});
+  m = r.Find(Method::kDelete, Segs({"v1", "api-keys", ""}));
   EXPECT_EQ(m.route, nullptr);
 }
 
 TEST(RouterTest, HeadFallsBackToGet) {
   Router r;
   r.Add(Method::kGet, "/healthz", {}, Named("health"));
-  auto m = r.Find(Method::kHead, {"healthz"});
+  auto m = r.Find(Method::kHead, Segs({"healthz"}));
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(Call(m), "health");
 }
