@@ -14,6 +14,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev
   python3 curl procps
+  # callgrind counts instructions per GET (tests/perf)
+  valgrind
   # templates: Apache Velocity 1.7 as the differential oracle, a JDK to build
   # its tiny runner; clang + libFuzzer for fuzz/; Google Benchmark for bench/.
   velocity default-jre-headless default-jdk-headless
