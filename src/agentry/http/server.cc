@@ -85,6 +85,66 @@ Dialect DialectForPath(const std::vector<std::string>& segs) {
   return Dialect::kNative;
 }
 
+// The dialect of a raw request target ("/agent/v1/get?agentId=…"), for
+// answers made before routing. Prefixes are plain ASCII: no decoding.
+Dialect DialectForTarget(std::string_view target) {
+  target = target.substr(0, target.find_first_of("?#"));
+  std::vector<std::string> segs;
+  size_t at = 0;
+  while (segs.size() < 4 && at < target.size()) {
+    if (target[at] == '/') {
+      ++at;
+      continue;
+    }
+    const size_t end = std::min(target.find('/', at), target.size());
+    segs.emplace_back(target.substr(at, end - at));
+    at = end;
+  }
+  return DialectForPath(segs);
+}
+
+// What a request head must satisfy beyond what Beast's parser checks:
+//  - a Transfer-Encoding other than exactly "chunked" is refused (RFC 9112
+//    §6.3: a request whose final coding is not chunked has no knowable
+//    length; Beast would read it as bodiless and take what follows for the
+//    next request — request smuggling); codings we do not decode are
+//    refused too;
+//  - the header section must fit max_header_bytes in all (Beast's limit
+//    counts only what one read buffered).
+std::optional<Status> CheckHeadWith(const RawRequest& msg, bool chunked,
+                                    size_t max_header_bytes) {
+  size_t bytes = msg.method_string().size() + msg.target().size() + 12;
+  size_t encodings = 0;
+  for (const auto& field : msg) {
+    bytes += field.name_string().size() + field.value().size() + 4;
+    if (field.name() == bhttp::field::transfer_encoding) {
+      ++encodings;
+      std::string_view v(field.value().data(), field.value().size());
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+        v.remove_prefix(1);
+      }
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+        v.remove_suffix(1);
+      }
+      if (!beast::iequals(v, "chunked")) {
+        return Status::InvalidRequest(
+            "Transfer-Encoding must be \"chunked\" (no other coding is "
+            "accepted)",
+            "Transfer-Encoding");
+      }
+    }
+  }
+  if (encodings > 1 || (encodings == 1 && !chunked)) {
+    return Status::InvalidRequest("Transfer-Encoding must be given once",
+                                  "Transfer-Encoding");
+  }
+  if (bytes > max_header_bytes) {
+    return Status::HeadersTooLarge("request headers exceed " +
+                                   std::to_string(max_header_bytes) + " bytes");
+  }
+  return std::nullopt;
+}
+
 struct RouteStats {
   RouteStats() : by_status(new std::atomic<uint64_t>[kStatusSlots]) {
     for (size_t i = 0; i < kStatusSlots; ++i) by_status[i] = 0;
@@ -307,6 +367,10 @@ class Server::Impl {
     }
   }
 
+  std::optional<Status> CheckHead(const RawRequest& msg, bool chunked) const {
+    return CheckHeadWith(msg, chunked, opts_.max_header_bytes);
+  }
+
   awaitable<void> Session(std::shared_ptr<Conn> conn) {
     beast::flat_buffer buffer;
     std::string head;  // response head buffer, reused
@@ -327,7 +391,11 @@ class Server::Impl {
       conn->stream.expires_after(opts_.request_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(conn->stream, buffer,
                                                        parser, kTuple);
-      if (!ec && !parser.is_done()) {
+      // Refusals the parser does not make (each closes the connection, so
+      // nothing after this request on it is ever read as a request):
+      std::optional<Status> refused;
+      if (!ec) refused = CheckHead(parser.get(), parser.chunked());
+      if (!ec && !refused && !parser.is_done()) {
         // A client that sent "Expect: 100-continue" waits for this before
         // sending the body.
         auto& head = parser.get();
@@ -345,14 +413,18 @@ class Server::Impl {
             co_await bhttp::async_read(conn->stream, buffer, parser, kTuple);
       }
       const auto start = Clock::now();
-      if (ec) {
-        if (ec == beast::error::timeout ||
-            ec == asio::error::operation_aborted ||
-            ec == bhttp::error::end_of_stream) {
+      if (ec || refused) {
+        if (refused) {
+          // Answered below like a parse error.
+        } else if (ec == beast::error::timeout ||
+                   ec == asio::error::operation_aborted ||
+                   ec == bhttp::error::end_of_stream) {
           break;
         }
         Status st;
-        if (ec == bhttp::error::body_limit) {
+        if (refused) {
+          st = *refused;
+        } else if (ec == bhttp::error::body_limit) {
           st = Status::PayloadTooLarge("request body exceeds " +
                                        std::to_string(opts_.max_body_bytes) +
                                        " bytes");
@@ -369,7 +441,13 @@ class Server::Impl {
               Status::InvalidRequest("malformed HTTP request: " + ec.message());
         }
         const std::string id = NewRequestId();
-        Response resp = ErrorResponse(st, id);
+        // In the shape of the surface the request was for, when its start
+        // line was read (an empty target is native).
+        // (The start line is parsed first: a body too large for its
+        // declared length is refused once the target is known.)
+        const Dialect dialect = DialectForTarget(std::string_view(
+            parser.get().target().data(), parser.get().target().size()));
+        Response resp = ErrorResponse(st, id, dialect);
         co_await Write(*conn, head, resp, id, /*keep_alive=*/false,
                        /*head_only=*/false);
         Record(nullptr, "-", resp.status, start, id, conn->remote);

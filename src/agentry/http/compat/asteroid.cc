@@ -65,8 +65,13 @@ Result<std::string> PoolId(const Request& req) {
   return LowercaseUuid(id);
 }
 
-// An organizationId the caller gives: its own, else 403.
+// An organizationId the caller gives: a UUID (400 otherwise), its own
+// (403 otherwise).
 Status CheckOrganization(const Request& req, std::string_view given) {
+  if (!IsUuid(given)) {
+    return Status::InvalidRequest("organizationId must be a UUID",
+                                  "organizationId");
+  }
   if (LowercaseUuid(given) == req.principal->organization_id) {
     return Status::Ok();
   }
