@@ -14,29 +14,11 @@ import unittest
 import agentry_harness as harness
 from test_foundation import AgentryTestCase, UUID_RE, unique
 
-ODEUS_PREFIXES = ("/agent/v1", "/api/public/agent/v1")
 
 
 class CompatTestCase(AgentryTestCase):
-    """Checks each answer's error body in the shape of its surface."""
-
-    def assert_error_shape(self, resp, what=""):
-        status, headers, body = resp
-        path = what.split(" ", 1)[1] if " " in what else ""
-        self.assertIsInstance(body, dict, f"{what}: error body is not JSON: {resp!r}")
-        if path.startswith("/agents/v2"):
-            self.assertEqual(body.get("code"), status, f"{what}: {resp!r}")
-            self.assertIsInstance(body.get("message"), str, f"{what}: {resp!r}")
-        elif path.startswith(ODEUS_PREFIXES):
-            self.assertEqual(body.get("status"), "error", f"{what}: {resp!r}")
-            self.assertIsInstance(body.get("code"), str, f"{what}: {resp!r}")
-            self.assertIsInstance(body.get("message"), str, f"{what}: {resp!r}")
-        elif path.startswith("/v2/"):
-            self.assertIsInstance(body.get("error_code"), str, f"{what}: {resp!r}")
-            self.assertIsInstance(body.get("messages"), list, f"{what}: {resp!r}")
-            self.assertEqual(body.get("request_id"), headers.get("x-request-id"))
-        else:
-            super().assert_error_shape(resp, what)
+    """A fresh organization per test; error bodies are checked in the shape
+    of their surface (AgentryTestCase.assert_error_shape)."""
 
     def setUp(self):
         org = self.create_org()

@@ -107,8 +107,27 @@ class AgentryTestCase(unittest.TestCase):
                 self.assertNotIn(secret, value, f"{what}: header {name} contains a key")
 
     def assert_error_shape(self, resp, what=""):
+        """The error body in the shape of the surface `what` ("METHOD /path")
+        names: Asteroid, Odeus, Vectara, else native."""
         status, headers, body = resp
         self.assertIsInstance(body, dict, f"{what}: error body is not JSON: {resp!r}")
+        path = what.split(" ", 1)[1] if " " in what else ""
+        if path.startswith("/agents/v2"):
+            self.assertEqual(body.get("code"), status, f"{what}: not Asteroid's shape: {resp!r}")
+            self.assertIsInstance(body.get("message"), str, f"{what}: {resp!r}")
+            return
+        if path.startswith(("/agent/v1", "/api/public/agent/v1")):
+            self.assertEqual(body.get("status"), "error", f"{what}: not Odeus' shape: {resp!r}")
+            self.assertIsInstance(body.get("code"), str, f"{what}: {resp!r}")
+            self.assertIsInstance(body.get("message"), str, f"{what}: {resp!r}")
+            return
+        if path.startswith("/v2/"):
+            self.assertIsInstance(body.get("error_code"), str,
+                                  f"{what}: not Vectara's shape: {resp!r}")
+            self.assertIsInstance(body.get("messages"), list, f"{what}: {resp!r}")
+            self.assertEqual(body.get("request_id"), headers.get("x-request-id"),
+                             f"{what}: {resp!r}")
+            return
         err = body.get("error")
         self.assertIsInstance(err, dict, f"{what}: no error object: {resp!r}")
         self.assertIsInstance(err.get("code"), str, f"{what}: {resp!r}")
