@@ -1,6 +1,9 @@
-"""Crash test for leases (issue 6): many threads acquire, renew and release
-leases of profiles in overlapping exclusive and shared pools while the server is
-killed with SIGKILL; after each restart on the same database:
+"""Crash test for leases (issue 6) and agent writes (issue 10): many threads
+acquire, renew and release leases of profiles in overlapping exclusive and
+shared pools while others create and patch agents, and the server is killed
+with SIGKILL at a random moment; after each restart on the same database:
+
+- every acknowledged agent create and patch is there;
 
 - every acknowledged (201) lease still GETs, with its profile, pool, mode,
   fencing token and acquired_at, as "released" if its release was
@@ -38,6 +41,7 @@ from test_foundation import parse_rfc3339_ms
 
 WORKERS = 32
 CYCLES = 5
+AGENT_WRITERS = 4  # threads writing agents beside the lease workers
 PROFILES = 32
 VERIFY_THREADS = 16
 FILE_DEADLINE_S = 88.0
@@ -114,6 +118,9 @@ class LeaseCrashTest(unittest.TestCase):
         self.admin = self.server.admin_key
         self.timer = _watchdog([self.server])
         self.records = {}
+        # Agents acknowledged by the agent writers: key -> the last
+        # acknowledged metadata "n" (their PATCHes count up).
+        self.agents = {}
         self.scratch = tempfile.mkdtemp(prefix="agentry-crash-copy-")
 
     def tearDown(self):
@@ -244,8 +251,46 @@ class LeaseCrashTest(unittest.TestCase):
                 session.close()
                 out.put((mine, statuses, errors))
 
+        agent_out = queue.Queue()
+
+        def agent_writer(a):
+            """Creates agents and patches them, beside the leases: every
+            acknowledged create and patch must survive the kill."""
+            session = harness.Session(port, timeout=10)
+            acked = {}
+            try:
+                i = 0
+                while not stop.is_set():
+                    i += 1
+                    key = f"agt_c{cycle}_w{a}_{i}"
+                    try:
+                        r = session.request("POST", "/v1/agents", key=self.admin, body={
+                            "name": f"crash {cycle}/{a}/{i}", "key": key,
+                            "metadata": {"n": 0}})
+                        if r.status != 201:
+                            continue
+                        acked[key] = 0
+                        for n in (1, 2):
+                            r = session.request(
+                                "PATCH", f"/v1/agents/{key}", key=self.admin,
+                                body={"metadata": {"n": n}},
+                                headers={"Content-Type": "application/merge-patch+json"})
+                            if r.status != 200:
+                                break
+                            acked[key] = n
+                    except Exception:  # pylint: disable=broad-except
+                        session.close()
+                        if stop.is_set() or not self.server.running():
+                            return
+                        session = harness.Session(port, timeout=10)
+            finally:
+                session.close()
+                agent_out.put(acked)
+
         threads = [threading.Thread(target=worker, args=(w, k), daemon=True)
                    for w, k in enumerate(keys)]
+        threads += [threading.Thread(target=agent_writer, args=(a,), daemon=True)
+                    for a in range(AGENT_WRITERS)]
         for thread in threads:
             thread.start()
         time.sleep(random.uniform(0.8, 1.6))
@@ -255,6 +300,8 @@ class LeaseCrashTest(unittest.TestCase):
         for thread in threads:
             thread.join(timeout=15)
             self.assertFalse(thread.is_alive(), "a worker thread hung")
+        while not agent_out.empty():
+            self.agents.update(agent_out.get())
         grants, statuses, errors = [], collections.Counter(), 0
         while not out.empty():
             mine, st, err = out.get()
@@ -369,6 +416,24 @@ class LeaseCrashTest(unittest.TestCase):
         self.assertFalse(wrong, f"cycle {cycle}: {len(wrong)} leases differ after restart, "
                          f"e.g. {wrong[:3]}")
 
+    def check_agents(self, cycle):
+        """Every acknowledged agent GETs after the restart, with at least its
+        last acknowledged patch (a later unacknowledged one may have
+        landed)."""
+        missing, stale = [], []
+        session = harness.Session(self.server.port, timeout=10)
+        try:
+            for key, n in self.agents.items():
+                r = session.request("GET", f"/v1/agents/{key}?version=draft", key=self.admin)
+                if r.status != 200:
+                    missing.append((key, r.status))
+                elif r.body["metadata"].get("n", -1) < n:
+                    stale.append((key, n, r.body["metadata"]))
+        finally:
+            session.close()
+        self.assertFalse(missing, f"cycle {cycle}: acknowledged agents lost: {missing[:5]}")
+        self.assertFalse(stale, f"cycle {cycle}: acknowledged patches lost: {stale[:5]}")
+
     def check_no_double_grant(self):
         by_profile = collections.defaultdict(list)
         for rec in self.records.values():
@@ -481,6 +546,7 @@ class LeaseCrashTest(unittest.TestCase):
 
             self.server.start()
             self.check_after_restart(cycle)
+            self.check_agents(cycle)
             self.check_no_double_grant()
             self.check_tokens(exact_cycles)
             n, held = self.probe_blocked(cycle, pools)
@@ -492,12 +558,15 @@ class LeaseCrashTest(unittest.TestCase):
         # Once more after a clean stop and start, then the store's integrity.
         self.server.restart()
         self.check_after_restart(CYCLES + 1)
+        self.check_agents(CYCLES + 1)
         self.check_no_double_grant()
         self.check_tokens(exact_cycles)
         self.assertEqual(self.server.stop_term(timeout=15), 0,
                          self.server.stderr_text()[-2000:])
         self.assertEqual(self.integrity(self.server.db_path), ["ok"])
-        print(f"verified {len(self.records)} acknowledged leases over {CYCLES} kills in "
+        self.assertGreater(len(self.agents), 0, "no agent write was acknowledged")
+        print(f"verified {len(self.records)} acknowledged leases and {len(self.agents)} "
+              f"acknowledged agents (with their patches) over {CYCLES} kills in "
               f"{time.monotonic() - _started:.1f} s", flush=True)
 
 
