@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev
   libsqlite3-dev sqlite3
+  libpq-dev postgresql  # the PostgreSQL store: client library, server for tests
   # global rate limits (--redis): the client library, and a server for tests
   libhiredis-dev redis-server
   libsodium-dev

@@ -9,14 +9,18 @@
 //   - `std::string url() const`: the URL OpenStore opens it with (the same
 //     URL every time, so a test can close and reopen the store);
 //   - `static constexpr std::string_view kName`: Store::backend().
+// SQLite and PostgreSQL are the backends; the tests that look inside one
+// backend (its files, its tables) are plain TESTs of that backend.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -27,6 +31,7 @@
 #include "agentry/common/ids.h"
 #include "agentry/common/metrics.h"
 #include "agentry/domain/tenancy.h"
+#include "agentry/store/postgres/pg_db.h"
 #include "agentry/store/store.h"
 
 namespace agentry::store_contract {
@@ -57,7 +62,66 @@ struct SqliteBackend {
   std::string dir;
 };
 
-using Backends = ::testing::Types<SqliteBackend>;
+// A fresh, empty PostgreSQL database on the server AGENTRY_TEST_PG_URL names
+// (tests/pg/with_postgres.sh starts a throwaway server and sets it; ctest
+// runs the suites through it): created through an admin connection to that
+// URL, dropped WITH (FORCE) at the end. Without the variable, constructing
+// one throws, so every PostgreSQL test fails saying how to run it.
+struct PostgresBackend {
+  static constexpr std::string_view kName = "postgres";
+
+  PostgresBackend() {
+    const char* admin = getenv("AGENTRY_TEST_PG_URL");
+    if (admin == nullptr || *admin == '\0') {
+      throw std::runtime_error(
+          "AGENTRY_TEST_PG_URL is not set: the PostgreSQL store tests need a "
+          "server; run them through the wrapper script, e.g. "
+          "bash tests/pg/with_postgres.sh build/tests/store_contract_test "
+          "(ctest does)");
+    }
+    admin_url = admin;
+    std::random_device random;
+    name = "agentry_t_";
+    for (int i = 0; i < 4; ++i) name += std::to_string(random() % 100000);
+    // A database name cannot be a bound parameter; this one is ours
+    // ([a-z0-9_]) and quoted.
+    AdminScript("CREATE DATABASE \"" + name + "\"");
+    // postgres://user@host:port/DATABASE?query: swap the database.
+    const size_t authority = admin_url.find("://") + 3;
+    const size_t path = admin_url.find('/', authority);
+    const size_t query = admin_url.find('?', authority);
+    db_url = admin_url.substr(0, std::min(path, query)) + "/" + name +
+             (query == std::string::npos ? "" : admin_url.substr(query));
+  }
+  ~PostgresBackend() {
+    try {
+      AdminScript("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
+  PostgresBackend(const PostgresBackend&) = delete;
+  PostgresBackend& operator=(const PostgresBackend&) = delete;
+
+  std::string url() const { return db_url; }
+
+  // Runs constant SQL on the server's admin database; throws on failure.
+  void AdminScript(const std::string& sql) const {
+    Result<std::unique_ptr<PgConnection>> conn = PgConnection::Open(admin_url);
+    if (!conn.ok()) {
+      throw std::runtime_error("cannot reach the test PostgreSQL server: " +
+                               conn.status().ToString());
+    }
+    const PgResult r = (*conn)->Script(sql);
+    if (!r.ok()) throw std::runtime_error(sql + ": " + r.status().ToString());
+  }
+
+  std::string admin_url;
+  std::string name;
+  std::string db_url;
+};
+
+using Backends = ::testing::Types<SqliteBackend, PostgresBackend>;
 
 // ---- helpers ----
 

@@ -466,13 +466,23 @@ TYPED_TEST(StoreContractTest, EverythingSurvivesReopen) {
 
 // ---- OpenStore URLs (backend-independent) ----
 
-TEST(OpenStoreTest, PostgresIsNotBuiltYet) {
-  for (const char* url :
-       {"postgres://u@localhost/agentry", "postgresql://u@localhost/agentry"}) {
+TEST(OpenStoreTest, PostgresUrlsNeverEchoTheirPassword) {
+  // Nothing listens on port 1: the server is unreachable. Schemes are
+  // case-insensitive.
+  for (const char* url : {"postgres://agentry:s3cret-pw@127.0.0.1:1/agentry",
+                          "PostgreSQL://agentry:s3cret-pw@127.0.0.1:1/x"}) {
     Result<std::unique_ptr<Store>> store = OpenStore(url);
-    EXPECT_EQ(store.status().code(), ErrorCode::kInvalidRequest) << url;
+    EXPECT_EQ(store.status().code(), ErrorCode::kUnavailable) << url;
     EXPECT_NE(store.status().message().find("PostgreSQL"), std::string::npos);
+    EXPECT_EQ(store.status().message().find("s3cret-pw"), std::string::npos)
+        << store.status().message();
   }
+  // Not a valid URI at all.
+  Result<std::unique_ptr<Store>> bad =
+      OpenStore("postgres://agentry:s3cret-pw@[::1/agentry");
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidRequest);
+  EXPECT_EQ(bad.status().message().find("s3cret-pw"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST(OpenStoreTest, UnknownSchemeNamesTheAcceptedOnes) {

@@ -12,7 +12,10 @@ struct Migration {
   const char* sql;   // one or more statements
 };
 
+// migrations/sqlite/*.sql and migrations/postgres/*.sql, in order.
 extern const Migration kSqliteMigrations[];
 extern const size_t kSqliteMigrationsCount;
+extern const Migration kPostgresMigrations[];
+extern const size_t kPostgresMigrationsCount;
 
 }  // namespace agentry

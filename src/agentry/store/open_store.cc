@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "agentry/store/postgres/postgres_store.h"
 #include "agentry/store/sqlite/sqlite_store.h"
 #include "agentry/store/store.h"
 #include "agentry/store/store_url.h"
@@ -52,7 +53,17 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url,
     return std::unique_ptr<Store>(std::move(*store));
   }
   if (IsPostgresUrl(url)) {
-    return Status::InvalidRequest("the PostgreSQL backend is not built yet");
+    // libpq recognises only the lower-case schemes.
+    const size_t colon = url.find(':');
+    std::string uri(url);
+    for (size_t i = 0; i < colon; ++i) {
+      uri[i] =
+          static_cast<char>(std::tolower(static_cast<unsigned char>(uri[i])));
+    }
+    Result<std::unique_ptr<PostgresStore>> store =
+        PostgresStore::Open(uri, options);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
   }
   // Name only the scheme: the rest of a URL may hold a password.
   const std::string_view scheme = url.substr(0, url.find(':'));

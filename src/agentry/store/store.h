@@ -1,5 +1,5 @@
 // The abstract store: one small interface per aggregate, and OpenStore(url)
-// to pick a backend ("sqlite://PATH"; "postgres://…" comes later).
+// to pick a backend ("sqlite://PATH" or "postgres://…").
 //
 // Every call blocks until done, so callers must not run it on an I/O thread
 // (the HTTP layer offloads to a worker pool). A write returns ok only once it
@@ -406,16 +406,22 @@ struct StoreOptions {
   // Receives the number of writes committed by each transaction (group
   // commit batch size). May be null.
   Histogram* commit_batch_sizes = nullptr;
-  // Read-only connections kept open (SQLite) for concurrent readers.
+  // Connections kept open for concurrent readers (SQLite: read-only ones;
+  // PostgreSQL: a pool besides the writer's connection).
   size_t read_connections = 4;
   // Most writes folded into one transaction.
   size_t max_batch = 256;
+  // How long a read waits for a free pooled connection before failing with
+  // kUnavailable (PostgreSQL).
+  int64_t connection_wait_ms = 5000;
 };
 
 // Opens (creating if needed) and migrates the store named by `url`:
-// "sqlite://PATH" (relative or absolute; parent directories are created).
-// kInvalidRequest for an unknown scheme or empty path; kUnavailable when the
-// database cannot be opened or migrated.
+// "sqlite://PATH" (relative or absolute; parent directories are created), or
+// "postgres://…" / "postgresql://…" (a libpq connection URI; the database
+// must exist). kInvalidRequest for an unknown scheme, an empty path or a
+// malformed URI; kUnavailable when the database cannot be reached, opened
+// or migrated. Messages never repeat the URL (it may hold a password).
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url,
                                          const StoreOptions& options = {});
 

@@ -1,0 +1,548 @@
+// PostgreSQL specifics, beside the typed contract suites (which run on both
+// backends): the schema and its migrations, configurations kept byte for
+// byte, the audit trail, recovery from dropped connections, several stores
+// (nodes) sharing one database, and PgWriter's batching, isolation, retries
+// and order. Runs against the server tests/pg/with_postgres.sh starts.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <future>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agentry/common/crypto.h"
+#include "agentry/common/ids.h"
+#include "agentry/common/metrics.h"
+#include "agentry/store/migration.h"
+#include "agentry/store/postgres/pg_db.h"
+#include "agentry/store/postgres/pg_writer.h"
+#include "agentry/store/store.h"
+#include "backends.h"
+
+namespace agentry {
+namespace {
+
+using store_contract::kT0;
+using store_contract::MakeKey;
+using store_contract::MakeOrg;
+using store_contract::PostgresBackend;
+
+// A connection of its own to `url`, for looking inside.
+std::unique_ptr<PgConnection> Connect(const std::string& url) {
+  Result<std::unique_ptr<PgConnection>> conn = PgConnection::Open(url);
+  EXPECT_TRUE(conn.ok()) << conn.status().ToString();
+  return conn.ok() ? std::move(*conn) : nullptr;
+}
+
+std::unique_ptr<Store> MustOpen(const std::string& url) {
+  Result<std::unique_ptr<Store>> store = OpenStore(url);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+// The single value of a one-row, one-column query.
+std::string One(PgConnection& c, const std::string& sql) {
+  PgResult r = c.Exec(sql);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.rows(), 1) << sql;
+  return r.ok() && r.rows() == 1 ? r.Text(0, 0) : "";
+}
+
+AgentRecord MakeAgent(const std::string& organization_id,
+                      const std::string& key) {
+  AgentRecord a;
+  a.created_at_ms = a.updated_at_ms = kT0;
+  a.id = NewUuidV7(kT0);
+  a.organization_id = organization_id;
+  a.key = key;
+  a.draft = boost::json::object{{"name", key}, {"enabled", true}};
+  a.current_name = key;
+  return a;
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(InitCrypto()); }
+  PostgresBackend backend_;
+};
+
+// ---- schema ----
+
+TEST_F(PostgresStoreTest, MigrationsAreRecordedOnce) {
+  for (int i = 0; i < 2; ++i) ASSERT_NE(MustOpen(backend_.url()), nullptr);
+  std::unique_ptr<PgConnection> c = Connect(backend_.url());
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(One(*c, "SELECT count(*) FROM schema_migrations"),
+            std::to_string(kPostgresMigrationsCount));
+  EXPECT_EQ(One(*c, "SELECT max(version) FROM schema_migrations"),
+            std::to_string(
+                kPostgresMigrations[kPostgresMigrationsCount - 1].version));
+  // The migration lock is not left behind.
+  EXPECT_EQ(One(*c,
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND database = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database())"),
+            "0");
+}
+
+TEST_F(PostgresStoreTest, RefusesADatabaseFromANewerBinary) {
+  ASSERT_NE(MustOpen(backend_.url()), nullptr);
+  {
+    std::unique_ptr<PgConnection> c = Connect(backend_.url());
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(c->Exec("INSERT INTO schema_migrations (version, name, "
+                        "applied_at) VALUES ($1, $2, $3)",
+                        9999, "9999_from_the_future", kT0)
+                    .ok());
+  }
+  Result<std::unique_ptr<Store>> store = OpenStore(backend_.url());
+  EXPECT_EQ(store.status().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(store.status().message().find("newer"), std::string::npos)
+      << store.status().message();
+}
+
+TEST_F(PostgresStoreTest, NodesStartingAtOnceMigrateOnce) {
+  constexpr int kNodes = 6;
+  std::vector<Result<std::unique_ptr<Store>>> stores;
+  for (int i = 0; i < kNodes; ++i) stores.emplace_back(Status::Internal("x"));
+  std::latch start(kNodes);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kNodes; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      stores[i] = OpenStore(backend_.url());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const auto& store : stores) {
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  std::unique_ptr<PgConnection> c = Connect(backend_.url());
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(One(*c, "SELECT count(*) FROM schema_migrations"),
+            std::to_string(kPostgresMigrationsCount));
+}
+
+TEST_F(PostgresStoreTest, ConfigurationsAreStoredByteForByte) {
+  std::unique_ptr<Store> store = MustOpen(backend_.url());
+  ASSERT_NE(store, nullptr);
+  const Organization org = MakeOrg("bytes");
+  ASSERT_TRUE(store->organizations().Create(org, MakeKey(org.id, "a")).ok());
+  // Members out of alphabetical order, nested, with text jsonb would
+  // rewrite (escapes, number spellings).
+  Tool tool;
+  tool.organization_id = org.id;
+  tool.id = "tol_order";
+  tool.created_at_ms = tool.updated_at_ms = kT0;
+  tool.config = boost::json::object{
+      {"zeta", 1},
+      {"alpha", boost::json::object{{"y", "\u00e9\t\"q\""}, {"b", 1.5e-7}}},
+      {"mid", boost::json::array{3, "two", nullptr, false}},
+      {"big", int64_t{9007199254740993}}};
+  ASSERT_TRUE(store->tools().Create(tool).ok());
+
+  std::unique_ptr<PgConnection> c = Connect(backend_.url());
+  ASSERT_NE(c, nullptr);
+  PgResult raw = c->Exec("SELECT config FROM tools WHERE id = $1", tool.id);
+  ASSERT_TRUE(raw.ok() && raw.rows() == 1) << raw.status().ToString();
+  EXPECT_EQ(raw.Text(0, 0), boost::json::serialize(tool.config));
+  Result<Tool> got = store->tools().Get(org.id, tool.id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(boost::json::serialize(got->config),
+            boost::json::serialize(tool.config));
+}
+
+TEST_F(PostgresStoreTest, PublishAndActivateAreRecorded) {
+  std::unique_ptr<Store> store = MustOpen(backend_.url());
+  ASSERT_NE(store, nullptr);
+  const Organization org = MakeOrg("audit-org");
+  ASSERT_TRUE(store->organizations().Create(org, MakeKey(org.id, "a")).ok());
+  const AgentRecord a = MakeAgent(org.id, "agt_audit");
+  AgentStore& agents = store->agents();
+  ASSERT_TRUE(agents.Create(a, std::nullopt).ok());
+  ASSERT_TRUE(
+      agents.Publish(org.id, a.id, std::nullopt, a.draft, "", "key-p1", kT0 + 1)
+          .ok());
+  ASSERT_TRUE(
+      agents.Publish(org.id, a.id, std::nullopt, a.draft, "", "key-p2", kT0 + 2)
+          .ok());
+  ASSERT_TRUE(
+      agents.Activate(org.id, a.id, 1, std::nullopt, "key-act", kT0 + 3).ok());
+
+  std::unique_ptr<PgConnection> c = Connect(backend_.url());
+  ASSERT_NE(c, nullptr);
+  PgResult r = c->Exec(
+      "SELECT kind, version, key_id, at - $2 FROM agent_events "
+      "WHERE agent_id = $1 ORDER BY seq",
+      a.id, kT0);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<std::string> rows;
+  for (int i = 0; i < r.rows(); ++i) {
+    rows.push_back(r.Text(i, 0) + "/" + r.Text(i, 1) + "/" + r.Text(i, 2) +
+                   "/" + r.Text(i, 3));
+  }
+  EXPECT_EQ(rows, (std::vector<std::string>{"publish/1/key-p1/1",
+                                            "publish/2/key-p2/2",
+                                            "activate/1/key-act/3"}));
+  // Deleting the agent takes its versions (ON DELETE CASCADE), not its
+  // audit trail.
+  ASSERT_TRUE(agents.Delete(org.id, a.id, std::nullopt).ok());
+  EXPECT_EQ(One(*c, "SELECT count(*) FROM agent_versions"), "0");
+  EXPECT_EQ(One(*c, "SELECT count(*) FROM agent_events"), "3");
+}
+
+// ---- connections ----
+
+TEST_F(PostgresStoreTest, RecoversWhenTheServerDropsItsConnections) {
+  std::unique_ptr<Store> store = MustOpen(backend_.url());
+  ASSERT_NE(store, nullptr);
+  const Organization org = MakeOrg("dropped");
+  ASSERT_TRUE(store->organizations().Create(org, MakeKey(org.id, "a")).ok());
+
+  // Terminate every session of the test database (the store's writer and
+  // readers), and wait until they are gone.
+  std::unique_ptr<PgConnection> admin = Connect(backend_.admin_url);
+  ASSERT_NE(admin, nullptr);
+  PgResult killed = admin->Exec(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+      "WHERE datname = $1",
+      backend_.name);
+  ASSERT_TRUE(killed.ok()) << killed.status().ToString();
+  EXPECT_GE(killed.Int64(0, 0), 2);
+  for (int i = 0; i < 500; ++i) {
+    PgResult left =
+        admin->Exec("SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                    backend_.name);
+    ASSERT_TRUE(left.ok());
+    if (left.Int64(0, 0) == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+
+  // Reads and writes reconnect by themselves.
+  EXPECT_TRUE(store->Ping().ok());
+  Result<Organization> got = store->organizations().Get(org.id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->name, "dropped");
+  const ApiKey key = MakeKey(org.id, "after");
+  const Status created = store->api_keys().Create(key);
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  EXPECT_TRUE(store->api_keys().Get(org.id, key.id).ok());
+}
+
+// ---- several nodes on one database ----
+
+TEST_F(PostgresStoreTest, TwoNodesBootstrapExactlyOnce) {
+  std::unique_ptr<Store> nodes[] = {MustOpen(backend_.url()),
+                                    MustOpen(backend_.url())};
+  ASSERT_NE(nodes[0], nullptr);
+  ASSERT_NE(nodes[1], nullptr);
+  constexpr int kThreads = 8;
+  std::vector<Organization> orgs;
+  std::vector<ApiKey> keys;
+  for (int i = 0; i < kThreads; ++i) {
+    // Different names: only the advisory lock can keep a second one out.
+    orgs.push_back(MakeOrg("default-" + std::to_string(i)));
+    keys.push_back(MakeKey(orgs.back().id, "bootstrap admin"));
+  }
+  std::vector<Result<bool>> results(kThreads, Status::Internal("not run"));
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      results[i] = nodes[i % 2]->organizations().Bootstrap(orgs[i], keys[i]);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int winners = 0;
+  for (const Result<bool>& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    winners += *r ? 1 : 0;
+  }
+  EXPECT_EQ(winners, 1);
+  Result<std::vector<ApiKey>> active = nodes[0]->api_keys().ListActive();
+  ASSERT_TRUE(active.ok());
+  EXPECT_EQ(active->size(), 1u);
+}
+
+TEST_F(PostgresStoreTest, TwoNodesLoseNoUpdateAndPublishDistinctVersions) {
+  std::unique_ptr<Store> nodes[] = {MustOpen(backend_.url()),
+                                    MustOpen(backend_.url())};
+  ASSERT_NE(nodes[0], nullptr);
+  ASSERT_NE(nodes[1], nullptr);
+  const Organization org = MakeOrg("nodes");
+  ASSERT_TRUE(nodes[0]->organizations().Create(org, MakeKey(org.id, "a")).ok());
+  AgentRecord agent = MakeAgent(org.id, "agt_counter");
+  agent.draft["count"] = 0;
+  ASSERT_TRUE(nodes[0]->agents().Create(agent, std::nullopt).ok());
+
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 5;
+  std::atomic<int> failures{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      AgentStore& agents = nodes[t % 2]->agents();
+      start.arrive_and_wait();
+      for (int i = 0; i < kPerThread; ++i) {
+        // Read, modify, write with the revision read: retried on 412.
+        while (true) {
+          Result<AgentRecord> head = agents.Get(org.id, agent.id);
+          if (!head.ok()) {
+            ++failures;
+            break;
+          }
+          boost::json::object draft = head->draft;
+          draft["count"] = draft["count"].as_int64() + 1;
+          Result<AgentRecord> updated = agents.UpdateDraft(
+              org.id, agent.id, head->revision, draft, "c", true, kT0);
+          if (updated.ok()) break;
+          if (updated.status().code() != ErrorCode::kPreconditionFailed) {
+            ++failures;
+            break;
+          }
+        }
+        // And publish, without a revision check.
+        if (!agents
+                 .Publish(org.id, agent.id, std::nullopt, agent.draft, "", "k",
+                          kT0)
+                 .ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  Result<AgentRecord> head = nodes[1]->agents().Get(org.id, agent.id);
+  ASSERT_TRUE(head.ok());
+  constexpr int kTotal = kThreads * kPerThread;
+  EXPECT_EQ(head->draft.at("count").as_int64(), kTotal);
+  EXPECT_EQ(head->latest_version, kTotal);
+  EXPECT_EQ(head->revision, 1 + 2 * kTotal);
+  Result<Page<AgentVersionSummary>> versions =
+      nodes[0]->agents().ListVersions(org.id, agent.id, std::nullopt, 200);
+  ASSERT_TRUE(versions.ok());
+  std::set<int> numbers;
+  for (const AgentVersionSummary& v : versions->items)
+    numbers.insert(v.version);
+  EXPECT_EQ(numbers.size(), static_cast<size_t>(kTotal));
+}
+
+// ---- the writer ----
+
+// A PgWriter on its own table t (id in execution order, v unique).
+class PgWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reader_ = Connect(backend_.url());
+    ASSERT_NE(reader_, nullptr);
+    ASSERT_TRUE(reader_
+                    ->Script("CREATE TABLE t (id BIGSERIAL PRIMARY KEY, "
+                             "v TEXT NOT NULL UNIQUE)")
+                    .ok());
+    std::unique_ptr<PgConnection> conn = Connect(backend_.url());
+    ASSERT_NE(conn, nullptr);
+    PgWriterOptions options;
+    options.batch_sizes = &batch_sizes_;
+    options.max_attempts = 3;
+    writer_ = std::make_unique<PgWriter>(std::move(conn), options);
+  }
+
+  void TearDown() override {
+    writer_.reset();
+    reader_.reset();
+  }
+
+  static Status Insert(PgConnection& c, const std::string& v) {
+    return c.Exec("INSERT INTO t (v) VALUES ($1)", v).status();
+  }
+
+  // The values of t in execution order.
+  std::vector<std::string> Values() {
+    PgResult r = reader_->Exec("SELECT v FROM t ORDER BY id");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.Text(i, 0));
+    return out;
+  }
+
+  // Submits a job that blocks the writer until the returned promise is
+  // set, and waits until it runs: jobs submitted meanwhile form one batch.
+  std::promise<void> Hold() {
+    std::promise<void> release;
+    std::shared_future<void> gate = release.get_future().share();
+    auto started = std::make_shared<std::promise<void>>();
+    std::future<void> running = started->get_future();
+    writer_->Submit(
+        [gate, started](PgConnection&) {
+          started->set_value();
+          gate.wait();
+          return Status::Ok();
+        },
+        nullptr);
+    running.wait();
+    return release;
+  }
+
+  PostgresBackend backend_;
+  Histogram batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256}};
+  std::unique_ptr<PgConnection> reader_;
+  std::unique_ptr<PgWriter> writer_;
+};
+
+TEST_F(PgWriterTest, AFailingWriteChangesNothingAndItsBatchMatesCommit) {
+  std::promise<void> release = Hold();
+  std::vector<std::future<Status>> done;
+  const auto submit = [&](PgWriter::Job job) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    done.push_back(promise->get_future());
+    writer_->Submit(std::move(job),
+                    [promise](Status st) { promise->set_value(st); });
+  };
+  submit([](PgConnection& c) { return Insert(c, "one"); });
+  submit([](PgConnection& c) -> Status {
+    AGENTRY_RETURN_IF_ERROR(Insert(c, "two"));
+    return Insert(c, "one");  // a unique violation: "two" must go too
+  });
+  submit([](PgConnection& c) { return Insert(c, "three"); });
+  submit([](PgConnection&) -> Status { throw std::runtime_error("boom"); });
+  release.set_value();
+
+  EXPECT_TRUE(done[0].get().ok());
+  EXPECT_EQ(done[1].get().code(), ErrorCode::kConflict);
+  EXPECT_TRUE(done[2].get().ok());
+  EXPECT_EQ(done[3].get().code(), ErrorCode::kInternal);
+  EXPECT_EQ(Values(), (std::vector<std::string>{"one", "three"}));
+  // The held job alone, then the four in one transaction.
+  EXPECT_EQ(batch_sizes_.CumulativeCount(0), 1u);
+  EXPECT_EQ(batch_sizes_.CumulativeCount(2) - batch_sizes_.CumulativeCount(1),
+            1u);
+}
+
+TEST_F(PgWriterTest, ASerializationFailureRunsTheWholeBatchAgain) {
+  std::atomic<int> first_runs{0};
+  std::atomic<int> second_runs{0};
+  std::promise<void> release = Hold();
+  std::promise<Status> first_done;
+  writer_->Submit(
+      [&](PgConnection& c) {
+        ++first_runs;
+        return Insert(c, "first");
+      },
+      [&](Status st) { first_done.set_value(st); });
+  std::promise<Status> second_done;
+  writer_->Submit(
+      [&](PgConnection& c) -> Status {
+        if (++second_runs == 1) {
+          // What another node's concurrent update would cause.
+          return c
+              .Script(
+                  "DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = "
+                  "'serialization_failure'; END $$")
+              .status();
+        }
+        return Insert(c, "second");
+      },
+      [&](Status st) { second_done.set_value(st); });
+  release.set_value();
+
+  const Status first = first_done.get_future().get();
+  const Status second = second_done.get_future().get();
+  EXPECT_TRUE(first.ok()) << first.ToString();
+  EXPECT_TRUE(second.ok()) << second.ToString();
+  EXPECT_EQ(first_runs.load(), 2);
+  EXPECT_EQ(second_runs.load(), 2);
+  EXPECT_EQ(Values(), (std::vector<std::string>{"first", "second"}));
+}
+
+TEST_F(PgWriterTest, ADeadlockThatKeepsRecurringWritesNothing) {
+  std::atomic<int> runs{0};
+  std::promise<void> release = Hold();
+  std::promise<Status> mate_done;
+  writer_->Submit([](PgConnection& c) { return Insert(c, "mate"); },
+                  [&](Status st) { mate_done.set_value(st); });
+  std::promise<Status> doomed_done;
+  writer_->Submit(
+      [&](PgConnection& c) -> Status {
+        ++runs;
+        return c
+            .Script(
+                "DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = "
+                "'deadlock_detected'; END $$")
+            .status();
+      },
+      [&](Status st) { doomed_done.set_value(st); });
+  release.set_value();
+
+  EXPECT_EQ(mate_done.get_future().get().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(doomed_done.get_future().get().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(runs.load(), 3);  // max_attempts
+  EXPECT_TRUE(Values().empty());
+  // The writer goes on.
+  EXPECT_TRUE(
+      writer_->Write([](PgConnection& c) { return Insert(c, "next"); }).ok());
+  EXPECT_EQ(Values(), std::vector<std::string>{"next"});
+}
+
+TEST_F(PgWriterTest, WritesFromOneThreadCommitInSubmissionOrder) {
+  constexpr int kWrites = 300;
+  std::mutex mu;
+  std::vector<int> completed;
+  std::atomic<int> failures{0};
+  std::promise<void> all_done;
+  for (int i = 0; i < kWrites; ++i) {
+    writer_->Submit(
+        [i](PgConnection& c) { return Insert(c, std::to_string(i)); },
+        [&, i](Status st) {
+          if (!st.ok()) ++failures;
+          std::lock_guard<std::mutex> lock(mu);
+          completed.push_back(i);
+          if (completed.size() == kWrites) all_done.set_value();
+        });
+  }
+  all_done.get_future().wait();
+  EXPECT_EQ(failures.load(), 0);
+  std::vector<std::string> want;
+  std::vector<int> order;
+  for (int i = 0; i < kWrites; ++i) {
+    want.push_back(std::to_string(i));
+    order.push_back(i);
+  }
+  EXPECT_EQ(completed, order);
+  EXPECT_EQ(Values(), want);
+}
+
+TEST_F(PgWriterTest, RefusesWritesFromItsOwnThreadAndAfterShutdown) {
+  std::promise<Status> nested;
+  writer_->Submit([](PgConnection&) { return Status::Ok(); },
+                  [&](Status) {
+                    nested.set_value(writer_->Write(
+                        [](PgConnection& c) { return Insert(c, "x"); }));
+                  });
+  EXPECT_EQ(nested.get_future().get().code(), ErrorCode::kInternal);
+
+  // Queued jobs are drained by Shutdown; later ones are refused.
+  std::promise<Status> queued;
+  writer_->Submit([](PgConnection& c) { return Insert(c, "queued"); },
+                  [&](Status st) { queued.set_value(st); });
+  writer_->Shutdown();
+  EXPECT_TRUE(queued.get_future().get().ok());
+  EXPECT_EQ(
+      writer_->Write([](PgConnection& c) { return Insert(c, "late"); }).code(),
+      ErrorCode::kUnavailable);
+  EXPECT_EQ(Values(), std::vector<std::string>{"queued"});
+}
+
+}  // namespace
+}  // namespace agentry
