@@ -43,6 +43,19 @@ _DEFAULT_BINARY = os.path.normpath(
 # Set by run_tests(); Server() uses it when no binary is given.
 BINARY = os.environ.get("AGENTRY_BINARY", _DEFAULT_BINARY)
 
+# AGENTRY_TEST_BACKEND=postgres runs every Server on a fresh PostgreSQL
+# database of the server in AGENTRY_TEST_PG_URL (tests/pg/with_postgres.sh
+# starts one), created with psql and dropped on close; the master key then
+# comes from the environment, as on any PostgreSQL node.
+PG_ADMIN_URL = (os.environ.get("AGENTRY_TEST_PG_URL")
+                if os.environ.get("AGENTRY_TEST_BACKEND") == "postgres" else None)
+PG_MASTER_KEY = "YWdlbnRyeS10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM="  # 32 test bytes
+
+
+def _psql(sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", PG_ADMIN_URL, "-c", sql],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
 _live_servers = weakref.WeakSet()
 
 
@@ -165,6 +178,11 @@ class Server:
         self.port = None
         self.host = None
         self.starts = 0
+        self.pg_database = None
+        if PG_ADMIN_URL:
+            self.pg_database = "agentry_it_" + secrets.token_hex(6)
+            _psql(f"CREATE DATABASE {self.pg_database}")
+            self.extra_env.setdefault("AGENTRY_MASTER_KEY", PG_MASTER_KEY)
         _live_servers.add(self)
         if start:
             self.start()
@@ -173,6 +191,8 @@ class Server:
 
     @property
     def store_url(self):
+        if self.pg_database:
+            return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.pg_database
         return f"sqlite://{self.db_path}"
 
     # Tests drive the server far faster than the production defaults (100
@@ -282,6 +302,9 @@ class Server:
         if self.tmpdir and os.path.isdir(self.tmpdir):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
         self.tmpdir = None
+        if self.pg_database:
+            _psql(f"DROP DATABASE IF EXISTS {self.pg_database} WITH (FORCE)")
+            self.pg_database = None
 
     def __enter__(self):
         return self

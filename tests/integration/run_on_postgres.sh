@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The integration suites that do not look inside a SQLite file, run with
+# every server on its own PostgreSQL database (tests/pg/with_postgres.sh
+# starts the PostgreSQL server; agentry_harness.py makes the databases).
+#   bash tests/integration/run_on_postgres.sh build/agentry
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+BINARY="$(realpath "$1")"
+export AGENTRY_TEST_BACKEND=postgres
+failed=0
+for t in agents tools registry compat openapi_compat; do
+  echo "== test_$t.py on PostgreSQL"
+  python3 "$HERE/test_$t.py" --binary "$BINARY" || failed=1
+done
+exit "$failed"
