@@ -5,8 +5,8 @@
 #include <boost/json/error.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 

@@ -12,10 +12,7 @@ namespace agentry {
 
 using pg::ConfigTable;
 using pg::ConfigTableSpec;
-using pg::FromRow;
-using pg::FromRows;
 using pg::ParseObject;
-using pg::ToRow;
 
 namespace {
 

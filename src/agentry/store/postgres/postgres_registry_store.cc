@@ -87,17 +87,17 @@ PostgresToolStore::PostgresToolStore(PgWriter& writer, PgReadPool& readers)
              readers) {}
 
 Status PostgresToolStore::Create(const Tool& tool) {
-  return table_.Create(pg::ToRow(tool));
+  return table_.Create(ToRow(tool));
 }
 
 Result<Tool> PostgresToolStore::Get(std::string_view organization_id,
                                     std::string_view id) {
-  return pg::FromRow<Tool>(table_.Get(organization_id, id));
+  return FromRow<Tool>(table_.Get(organization_id, id));
 }
 
 Result<Page<Tool>> PostgresToolStore::List(std::string_view organization_id,
                                            const PageRequest& page) {
-  return pg::FromRows<Tool>(table_.List(organization_id, page));
+  return FromRows<Tool>(table_.List(organization_id, page));
 }
 
 Result<Tool> PostgresToolStore::Update(std::string_view organization_id,
@@ -105,7 +105,7 @@ Result<Tool> PostgresToolStore::Update(std::string_view organization_id,
                                        std::optional<int64_t> expected_revision,
                                        const boost::json::object& config,
                                        int64_t at_ms) {
-  return pg::FromRow<Tool>(
+  return FromRow<Tool>(
       table_.Update(organization_id, id, expected_revision, config, at_ms));
 }
 

@@ -11,6 +11,7 @@
 
 #include "agentry/common/ids.h"
 #include "agentry/common/text.h"
+#include "agentry/store/agent_rows.h"
 #include "agentry/store/sqlite/group_commit.h"
 #include "agentry/store/sqlite/sqlite_db.h"
 #include "agentry/store/sqlite/sqlite_store.h"
@@ -37,56 +38,13 @@ bool Contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
-// ---- lookups by id or key ----
+// ---- lookups by id or key, and the denormalised columns (shared) ----
 
-// How `id_or_key` is looked up: a UUID (either case) against ids, which are
-// stored in lowercase, anything else against keys.
-struct AgentRef {
-  bool by_id = false;
-  std::string value;
-};
-
-AgentRef RefOf(std::string_view id_or_key) {
-  AgentRef ref;
-  ref.by_id = IsUuid(id_or_key);
-  ref.value = std::string(id_or_key);
-  if (ref.by_id) {
-    for (char& ch : ref.value) {
-      if (ch >= 'A' && ch <= 'F') ch = static_cast<char>(ch - 'A' + 'a');
-    }
-  }
-  return ref;
-}
-
-Status AgentNotFound(std::string_view id_or_key) {
-  return Status::NotFound("agent " + std::string(id_or_key) + " not found");
-}
-
-// ---- JSON columns ----
-
-// The name and enabled flag of a configuration: what current_name and
-// current_enabled are set from. `enabled` defaults to true.
-struct CurrentView {
-  std::string name;
-  bool enabled = true;
-};
-
-Result<CurrentView> CurrentOf(const boost::json::object& config) {
-  CurrentView out;
-  const boost::json::value* name = config.if_contains("name");
-  if (name == nullptr || !name->is_string()) {
-    return Status::InvalidRequest("the configuration has no string name",
-                                  "name");
-  }
-  out.name = std::string(name->get_string());
-  if (const boost::json::value* enabled = config.if_contains("enabled")) {
-    if (!enabled->is_bool()) {
-      return Status::InvalidRequest("enabled must be a boolean", "enabled");
-    }
-    out.enabled = enabled->get_bool();
-  }
-  return out;
-}
+using store_rows::AgentNotFound;
+using store_rows::AgentRef;
+using store_rows::CurrentOf;
+using store_rows::CurrentView;
+using store_rows::RefOf;
 
 // ---- rows ----
 

@@ -12,10 +12,7 @@ namespace agentry {
 
 using sqlite::ConfigTable;
 using sqlite::ConfigTableSpec;
-using sqlite::FromRow;
-using sqlite::FromRows;
 using sqlite::ParseObject;
-using sqlite::ToRow;
 
 namespace {
 

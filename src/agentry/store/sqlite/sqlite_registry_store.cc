@@ -101,17 +101,17 @@ SqliteToolStore::SqliteToolStore(GroupCommitWriter& writer,
              readers) {}
 
 Status SqliteToolStore::Create(const Tool& tool) {
-  return table_.Create(sqlite::ToRow(tool));
+  return table_.Create(ToRow(tool));
 }
 
 Result<Tool> SqliteToolStore::Get(std::string_view organization_id,
                                   std::string_view id) {
-  return sqlite::FromRow<Tool>(table_.Get(organization_id, id));
+  return FromRow<Tool>(table_.Get(organization_id, id));
 }
 
 Result<Page<Tool>> SqliteToolStore::List(std::string_view organization_id,
                                          const PageRequest& page) {
-  return sqlite::FromRows<Tool>(table_.List(organization_id, page));
+  return FromRows<Tool>(table_.List(organization_id, page));
 }
 
 Result<Tool> SqliteToolStore::Update(std::string_view organization_id,
@@ -119,7 +119,7 @@ Result<Tool> SqliteToolStore::Update(std::string_view organization_id,
                                      std::optional<int64_t> expected_revision,
                                      const boost::json::object& config,
                                      int64_t at_ms) {
-  return sqlite::FromRow<Tool>(
+  return FromRow<Tool>(
       table_.Update(organization_id, id, expected_revision, config, at_ms));
 }
 
