@@ -9,6 +9,7 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <latch>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "agentry/common/metrics.h"
 #include "agentry/store/migration.h"
 #include "agentry/store/postgres/pg_db.h"
+#include "agentry/store/postgres/pg_listener.h"
 #include "agentry/store/postgres/pg_writer.h"
 #include "agentry/store/store.h"
 #include "backends.h"
@@ -542,6 +544,303 @@ TEST_F(PgWriterTest, RefusesWritesFromItsOwnThreadAndAfterShutdown) {
       writer_->Write([](PgConnection& c) { return Insert(c, "late"); }).code(),
       ErrorCode::kUnavailable);
   EXPECT_EQ(Values(), std::vector<std::string>{"queued"});
+}
+
+// ---- several nodes: decisions in the database, announcements ----
+
+class PostgresLeaseDecisionTest : public PostgresStoreTest {
+ protected:
+  void SetUp() override {
+    PostgresStoreTest::SetUp();
+    for (auto& node : nodes_) {
+      node = MustOpen(backend_.url());
+      ASSERT_NE(node, nullptr);
+    }
+    org_ = MakeOrg("leases");
+    ASSERT_TRUE(
+        nodes_[0]->organizations().Create(org_, MakeKey(org_.id, "a")).ok());
+  }
+
+  // A pool of `n` fresh profiles; returns the pool's id.
+  std::string MakePool(int n, bool exclusive) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      Profile p;
+      p.id = NewUuidV7(kT0);
+      p.organization_id = org_.id;
+      p.config = boost::json::object{{"name", "p" + std::to_string(i)},
+                                     {"enabled", true}};
+      p.created_at_ms = p.updated_at_ms = kT0;
+      EXPECT_TRUE(nodes_[0]->profiles().Create(p).ok());
+      ids.push_back(p.id);
+    }
+    Pool pool;
+    pool.id = NewUuidV7(kT0);
+    pool.organization_id = org_.id;
+    pool.config = boost::json::object{{"name", "pool " + pool.id},
+                                      {"allow_concurrent_use", !exclusive}};
+    pool.created_at_ms = pool.updated_at_ms = kT0;
+    EXPECT_TRUE(nodes_[0]->pools().Create(pool).ok());
+    EXPECT_TRUE(nodes_[0]->pools().AddMembers(org_.id, pool.id, ids, kT0).ok());
+    return pool.id;
+  }
+
+  LeaseOrder Order(const std::string& pool_id, bool exclusive, int64_t now) {
+    LeaseOrder o;
+    o.lease_id = NewUuidV7(now);
+    o.organization_id = org_.id;
+    o.pool_id = pool_id;
+    o.exclusive = exclusive;
+    o.now_ms = now;
+    o.ttl_ms = 60'000;
+    return o;
+  }
+
+  static Result<DecidedLease> Decide(Store& node, const LeaseOrder& o) {
+    std::promise<Result<DecidedLease>> p;
+    node.leases().Decide(
+        o, [&](Result<DecidedLease> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  static Status Release(Store& node, const std::string& org,
+                        const std::string& id, int64_t at) {
+    std::promise<Status> p;
+    node.leases().ReleaseExisting(org, id, at,
+                                  [&](Status st) { p.set_value(st); });
+    return p.get_future().get();
+  }
+
+  std::unique_ptr<Store> nodes_[3];
+  Organization org_;
+};
+
+TEST_F(PostgresLeaseDecisionTest, ThreeNodesGrantEachExclusiveProfileOnce) {
+  const std::string pool = MakePool(8, true);
+  constexpr int kThreads = 12, kPerThread = 4;
+  std::mutex mu;
+  std::vector<DecidedLease> granted;
+  std::atomic<int> none{0}, errors{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = Decide(*nodes_[(t + i) % 3], Order(pool, true, kT0 + 10));
+        if (r.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          granted.push_back(std::move(*r));
+        } else if (r.status().code() == ErrorCode::kNoProfileAvailable) {
+          ++none;
+        } else {
+          ++errors;
+          ADD_FAILURE() << r.status().ToString();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  ASSERT_EQ(granted.size(), 8u);
+  EXPECT_EQ(none.load(), kThreads * kPerThread - 8);
+  std::set<std::string> profiles;
+  for (const DecidedLease& d : granted) {
+    profiles.insert(d.lease.profile_id);
+    EXPECT_EQ(d.profile.id, d.lease.profile_id);
+    EXPECT_EQ(d.lease.fencing_token, 1);
+  }
+  EXPECT_EQ(profiles.size(), 8u);
+  // Nothing free: the earliest expiry is reported.
+  auto none_left = Decide(*nodes_[1], Order(pool, true, kT0 + 20));
+  ASSERT_EQ(none_left.status().code(), ErrorCode::kNoProfileAvailable);
+  EXPECT_EQ(none_left.status().retry_after_s(), 60);
+  // A shared order waits for the exclusive leases too.
+  EXPECT_EQ(Decide(*nodes_[2], Order(pool, false, kT0 + 20)).status().code(),
+            ErrorCode::kNoProfileAvailable);
+}
+
+TEST_F(PostgresLeaseDecisionTest, FencingTokensGrowPerProfileAcrossNodes) {
+  const std::string pool = MakePool(1, true);
+  int64_t now = kT0 + 100;
+  for (int i = 1; i <= 12; ++i) {
+    auto r = Decide(*nodes_[i % 3], Order(pool, true, ++now));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->lease.fencing_token, i);
+    ASSERT_TRUE(
+        Release(*nodes_[(i + 1) % 3], org_.id, r->lease.id, ++now).ok());
+    // Released twice: still fine; unknown: not found.
+    EXPECT_TRUE(Release(*nodes_[i % 3], org_.id, r->lease.id, ++now).ok());
+  }
+  EXPECT_EQ(Release(*nodes_[0], org_.id, NewUuidV7(now), now).code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(Release(*nodes_[0], "another-org", NewUuidV7(now), now).code(),
+            ErrorCode::kNotFound);
+}
+
+TEST_F(PostgresLeaseDecisionTest, ExpiredLeasesFreeTheirProfile) {
+  const std::string pool = MakePool(1, true);
+  LeaseOrder first = Order(pool, true, kT0 + 1000);
+  first.ttl_ms = 1000;
+  auto a = Decide(*nodes_[0], first);
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(Decide(*nodes_[1], Order(pool, true, kT0 + 1999)).ok());
+  auto b = Decide(*nodes_[1], Order(pool, true, kT0 + 2000));
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->lease.fencing_token, 2);
+}
+
+TEST_F(PostgresLeaseDecisionTest, SharedLeasesShareAndBlockExclusiveOnes) {
+  const std::string pool = MakePool(1, false);
+  for (int i = 0; i < 3; ++i) {
+    auto r = Decide(*nodes_[i], Order(pool, false, kT0 + 10));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->lease.fencing_token, i + 1);
+    EXPECT_FALSE(r->lease.exclusive);
+  }
+  // The same profile through an exclusive order (another pool's view of
+  // it): refused while shared leases are active.
+  EXPECT_EQ(Decide(*nodes_[0], Order(pool, true, kT0 + 11)).status().code(),
+            ErrorCode::kNoProfileAvailable);
+}
+
+TEST_F(PostgresLeaseDecisionTest, RenewLiveChecksTokenStateAndOrganization) {
+  const std::string pool = MakePool(1, true);
+  auto g = Decide(*nodes_[0], Order(pool, true, kT0));
+  ASSERT_TRUE(g.ok());
+  auto renew = [&](Store& node, const std::string& org, int64_t token,
+                   int64_t now, std::optional<int64_t> ttl) {
+    std::promise<Result<DecidedLease>> p;
+    node.leases().RenewLive(
+        org, g->lease.id, token, now, ttl,
+        [&](Result<DecidedLease> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  auto ok = renew(*nodes_[1], org_.id, 1, kT0 + 1000, 120'000);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->lease.expires_at_ms, kT0 + 121'000);
+  EXPECT_EQ(ok->profile.id, g->lease.profile_id);
+  // Never shortened; the pool's default TTL (300 s) when none is given.
+  auto dflt = renew(*nodes_[2], org_.id, 1, kT0 + 2000, std::nullopt);
+  ASSERT_TRUE(dflt.ok());
+  EXPECT_EQ(dflt->lease.expires_at_ms, kT0 + 302'000);
+  EXPECT_EQ(renew(*nodes_[0], org_.id, 2, kT0 + 3000, 1000).status().code(),
+            ErrorCode::kConflict);
+  EXPECT_EQ(
+      renew(*nodes_[0], "another-org", 1, kT0 + 3000, 1000).status().code(),
+      ErrorCode::kNotFound);
+  ASSERT_TRUE(Release(*nodes_[1], org_.id, g->lease.id, kT0 + 4000).ok());
+  EXPECT_EQ(renew(*nodes_[0], org_.id, 1, kT0 + 5000, 1000).status().code(),
+            ErrorCode::kConflict);
+  // Listing and the live check see the database.
+  auto live = nodes_[2]->leases().ListLive(org_.id, pool, kT0 + 5000, {});
+  ASSERT_TRUE(live.ok());
+  EXPECT_TRUE(live->items.empty());
+  auto again = Decide(*nodes_[2], Order(pool, true, kT0 + 6000));
+  ASSERT_TRUE(again.ok());
+  live = nodes_[0]->leases().ListLive(org_.id, pool, kT0 + 6000, {});
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(live->items.size(), 1u);
+  EXPECT_EQ(live->items[0].id, again->lease.id);
+  auto held = nodes_[1]->leases().HasLiveLease(org_.id, again->lease.profile_id,
+                                               kT0 + 6000);
+  ASSERT_TRUE(held.ok());
+  EXPECT_TRUE(*held);
+  auto snapshot = nodes_[1]->leases().LoadOrganization(org_.id, kT0 + 6000);
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->profiles.size(), 1u);
+  EXPECT_EQ(snapshot->pools.size(), 1u);
+  EXPECT_EQ(snapshot->members.size(), 1u);
+  EXPECT_TRUE(
+      nodes_[1]->leases().LoadOrganization("nobody", kT0)->pools.empty());
+}
+
+TEST_F(PostgresStoreTest, WatchDeliversOtherNodesChangesAndReconnects) {
+  std::unique_ptr<Store> node = MustOpen(backend_.url());
+  ASSERT_NE(node, nullptr);
+  const Organization org = MakeOrg("watched");
+  const ApiKey key = MakeKey(org.id, "k");
+  ASSERT_TRUE(node->organizations().Create(org, key).ok());
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<StoreChange> changes;
+  std::vector<bool> resets;
+  ChangeHandlers handlers;
+  handlers.on_change = [&](const StoreChange& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    changes.push_back(c);
+    cv.notify_all();
+  };
+  handlers.on_reset = [&](bool listening) {
+    std::lock_guard<std::mutex> lock(mu);
+    resets.push_back(listening);
+    cv.notify_all();
+  };
+  ASSERT_TRUE(node->Watch(std::move(handlers)).ok());
+  EXPECT_TRUE(node->WatchStatus().ok());
+
+  // This process's own change is not delivered; another node's is.
+  ASSERT_TRUE(node->api_keys().Revoke(org.id, key.id, kT0 + 5).ok());
+  std::unique_ptr<PgConnection> other = Connect(backend_.url());
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(
+      other->Exec("SELECT set_config('agentry.node', 'node_other', false)")
+          .ok());
+  ASSERT_TRUE(
+      other->Exec("UPDATE api_keys SET name = 'renamed' WHERE id = $1", key.id)
+          .ok());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5),
+                            [&] { return !changes.empty(); }));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].kind, StoreChange::Kind::kApiKey);
+    EXPECT_EQ(changes[0].organization_id, org.id);
+    EXPECT_EQ(changes[0].id, key.id);
+  }
+  // A rolled-back change is never announced.
+  ASSERT_TRUE(other->Script("BEGIN").ok());
+  ASSERT_TRUE(
+      other->Exec("UPDATE api_keys SET name = 'x' WHERE id = $1", key.id).ok());
+  ASSERT_TRUE(other->Script("ROLLBACK").ok());
+
+  // The listening connection dropped: reset(false), then reset(true).
+  ASSERT_TRUE(other
+                  ->Exec("SELECT pg_terminate_backend(pid) FROM "
+                         "pg_stat_activity WHERE application_name = $1",
+                         std::string("agentry-listener"))
+                  .ok());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10),
+                            [&] { return resets.size() >= 2; }));
+    EXPECT_EQ(resets, (std::vector<bool>{false, true}));
+    EXPECT_EQ(changes.size(), 1u);  // nothing from the rollback
+  }
+  EXPECT_TRUE(node->WatchStatus().ok());
+  // Listening again.
+  ASSERT_TRUE(
+      other->Exec("UPDATE api_keys SET name = 'again' WHERE id = $1", key.id)
+          .ok());
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5),
+                          [&] { return changes.size() == 2; }));
+  EXPECT_EQ(changes[1].kind, StoreChange::Kind::kApiKey);
+  lock.unlock();
+  node->StopWatching();
+}
+
+TEST(PgListenerTest, ParsesAnnouncements) {
+  std::string node;
+  StoreChange c;
+  ASSERT_TRUE(PgListener::Parse("n1|pool|org|a|b", &node, &c));
+  EXPECT_EQ(node, "n1");
+  EXPECT_EQ(c.kind, StoreChange::Kind::kPool);
+  EXPECT_EQ(c.organization_id, "org");
+  EXPECT_EQ(c.id, "a|b");
+  EXPECT_FALSE(PgListener::Parse("n1|unknown|org|id", &node, &c));
+  EXPECT_FALSE(PgListener::Parse("n1|pool|org", &node, &c));
+  EXPECT_FALSE(PgListener::Parse("", &node, &c));
 }
 
 }  // namespace

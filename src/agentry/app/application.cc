@@ -51,7 +51,10 @@ Application::Application(Config config, Secrets secrets)
       secrets_(std::move(secrets)),
       parts_(std::make_unique<Parts>()) {}
 
-Application::~Application() = default;
+Application::~Application() {
+  // The listener calls into the services: stop it before they go.
+  if (parts_ && parts_->store) parts_->store->StopWatching();
+}
 
 Status Application::Start() {
   if (!InitCrypto()) return Status::Unavailable("libsodium failed to start");
@@ -83,6 +86,64 @@ Status Application::Start() {
     AGENTRY_ASSIGN_OR_RETURN(SecretBox box, SecretBox::FromKey(key));
     sodium_memzero(key.data(), key.size());
     p.leases = std::make_unique<LeaseService>(*p.store, p.clock, box);
+  }
+  if (p.store->shared()) {
+    // Other nodes' changes drop what this one keeps in memory. Watched
+    // before anything is loaded, so that no change is missed in between.
+    Counter* changes = p.metrics.AddCounter(
+        "agentry_store_changes_total",
+        "Changes announced by other nodes and applied to this node's memory.",
+        "");
+    Counter* resets = p.metrics.AddCounter(
+        "agentry_store_change_resets_total",
+        "Times the connection listening for other nodes' changes was lost "
+        "or re-established (everything in memory dropped).",
+        "");
+    p.metrics.AddGauge("agentry_store_listening",
+                       "1 while this node hears other nodes' changes.", "",
+                       [store = p.store.get()] {
+                         return store->WatchStatus().ok() ? 1.0 : 0.0;
+                       });
+    ChangeHandlers handlers;
+    handlers.on_change = [&p, changes](const StoreChange& c) {
+      using K = StoreChange::Kind;
+      changes->Add();
+      switch (c.kind) {
+        case K::kAgent:
+          p.agents->Refresh(c.organization_id, c.id);
+          break;
+        case K::kApiKey:
+          if (Status st = p.auth->RefreshKey(c.organization_id, c.id);
+              !st.ok()) {
+            log::Warn(
+                "cannot reload a key another node changed; it is "
+                "refused here until it can be",
+                {{"key_id", c.id}, {"error", st.message()}});
+          }
+          break;
+        case K::kInstruction:
+          p.instructions->Forget(c.organization_id, c.id);
+          break;
+        case K::kTool:
+          break;  // tools are read from the store each time
+        case K::kProfile:
+        case K::kPool:
+        case K::kLeaseFreed:
+          p.leases->OnStoreChange(c);
+          break;
+      }
+    };
+    handlers.on_reset = [&p, resets](bool listening) {
+      resets->Add();
+      p.agents->ForgetAll(/*caching=*/listening);
+      p.instructions->ForgetAll();
+      if (!listening) return;
+      if (Status st = p.auth->LoadKeys(); !st.ok()) {
+        log::Warn("cannot reload the API keys", {{"error", st.message()}});
+      }
+      p.leases->OnStoreReset(true);
+    };
+    AGENTRY_RETURN_IF_ERROR(p.store->Watch(std::move(handlers)));
   }
   AGENTRY_RETURN_IF_ERROR(p.leases->Load());
   AGENTRY_ASSIGN_OR_RETURN(BootstrapOutcome boot,
@@ -176,8 +237,9 @@ uint16_t Application::port() const {
 void Application::Run() {
   parts_->server->Run();
   parts_->server.reset();
-  parts_->leases.reset();  // before the store it writes to
-  parts_->store.reset();   // closes the store after the last request
+  parts_->store->StopWatching();  // it calls into the services below
+  parts_->leases.reset();         // before the store it writes to
+  parts_->store.reset();          // closes the store after the last request
   log::Info("stopped");
   log::Flush();
 }

@@ -24,9 +24,15 @@ void RegisterOpsRoutes(Router& router, OpsDeps deps) {
           Status::Unavailable("store unreachable: " + st.message()),
           req.request_id);
     }
+    // Several nodes: a node that cannot hear the others' changes may
+    // serve stale agents and keys; it is not ready until it listens again.
+    if (Status watch = deps.store->WatchStatus(); !watch.ok()) {
+      return ErrorResponse(watch, req.request_id);
+    }
     // Ready with the store; a shared rate-limit store that does not answer
     // only degrades limits to per node, so it is reported, not fatal.
     std::string body = R"({"status":"ready","checks":{"store":"ok")";
+    if (deps.store->shared()) body += R"(,"changes":"listening")";
     if (deps.redis_state) {
       const std::string redis = deps.redis_state();
       if (!redis.empty()) body += R"(,"redis":")" + redis + "\"";

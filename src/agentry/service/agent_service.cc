@@ -168,8 +168,47 @@ std::shared_ptr<const CachedAgent> AgentService::Find(
   return it->second;
 }
 
+void AgentService::Refresh(std::string_view organization_id,
+                           std::string_view agent_id) {
+  std::shared_ptr<const CachedAgent> cached = Find(organization_id, agent_id);
+  if (!cached) return;  // read from the store on first use anyway
+  auto head = store_.agents().Get(organization_id, agent_id);
+  if (head.ok()) {
+    auto entry = Build(std::move(*head), cached.get());
+    if (entry.ok()) {
+      Install(std::move(*entry));
+      return;
+    }
+  } else if (head.status().code() == ErrorCode::kNotFound) {
+    auto tomb = std::make_shared<CachedAgent>(*cached);
+    tomb->deleted = true;
+    Install(std::move(tomb));
+    return;
+  }
+  // Unreadable for now: drop it, the next read goes to the store.
+  std::unique_lock lock(mu_);
+  auto it = by_id_.find(agent_id);
+  if (it == by_id_.end()) return;
+  auto keys = id_by_key_.find(it->second->head.organization_id);
+  if (keys != id_by_key_.end()) {
+    auto k = keys->second.find(it->second->head.key);
+    if (k != keys->second.end() && k->second == it->second->head.id) {
+      keys->second.erase(k);
+    }
+  }
+  by_id_.erase(it);
+}
+
+void AgentService::ForgetAll(bool caching) {
+  std::unique_lock lock(mu_);
+  caching_.store(caching);
+  by_id_.clear();
+  id_by_key_.clear();
+}
+
 std::optional<Result<std::shared_ptr<const CachedAgent>>> AgentService::Peek(
     const Principal& caller, std::string_view id_or_key) const {
+  if (!caching_.load(std::memory_order_relaxed)) return std::nullopt;
   auto entry = Find(caller.organization_id, id_or_key);
   if (!entry) return std::nullopt;
   if (entry->deleted) {
@@ -183,6 +222,7 @@ std::optional<Result<std::shared_ptr<const CachedAgent>>> AgentService::Peek(
 std::shared_ptr<const CachedAgent> AgentService::Install(
     std::shared_ptr<const CachedAgent> entry) {
   std::unique_lock lock(mu_);
+  if (!caching_.load()) return entry;
   auto& slot = by_id_[entry->head.id];
   if (slot && (slot->deleted || slot->head.revision > entry->head.revision)) {
     return slot;  // a newer state (or a deletion) is already cached

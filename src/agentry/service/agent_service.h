@@ -128,6 +128,15 @@ class AgentService {
                                  std::string_view id_or_key,
                                  std::optional<AgentRef> ref);
 
+  // ---- several nodes (DESIGN §7): another node changed something ----
+  // Reloads the agent into the cache when it is cached (kept revisions
+  // never go down, a deletion leaves a tombstone); drops it when it cannot
+  // be read. Blocking.
+  void Refresh(std::string_view organization_id, std::string_view agent_id);
+  // Drops every cached agent. While `caching` is false nothing is cached
+  // (every read goes to the store: announcements may be missed).
+  void ForgetAll(bool caching);
+
   // In-memory only. nullopt: not cached (call Get from a worker). Otherwise
   // the cached agent, or kNotFound / kForbidden.
   std::optional<Result<std::shared_ptr<const CachedAgent>>> Peek(
@@ -215,6 +224,8 @@ class AgentService {
   using StringMap =
       std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
+  // False while announcements of other nodes' changes may be missed.
+  std::atomic<bool> caching_{true};
   mutable std::shared_mutex mu_;
   // agent id → entry. GUARDED_BY(mu_)
   StringMap<std::shared_ptr<const CachedAgent>> by_id_;

@@ -84,6 +84,21 @@ void AuthService::RemoveKey(std::string_view key_id) {
   hash_by_id_.erase(it);
 }
 
+Status AuthService::RefreshKey(std::string_view organization_id,
+                               std::string_view key_id) {
+  auto key = store_.api_keys().Get(organization_id, key_id);
+  if (key.ok() && !key->revoked_at_ms) {
+    AddKey(*key);
+    return Status::Ok();
+  }
+  // Revoked or gone, or unreadable: refuse it here until it reads back.
+  RemoveKey(key_id);
+  if (!key.ok() && key.status().code() != ErrorCode::kNotFound) {
+    return key.status();
+  }
+  return Status::Ok();
+}
+
 size_t AuthService::size() const {
   std::shared_lock lock(mu_);
   return hash_by_id_.size();

@@ -3,9 +3,11 @@
 // Authenticate() never touches the store: the index is loaded once at start
 // (LoadKeys) and kept current by the writers (Add/Remove after their write is
 // durable), so revocation takes effect on this node as soon as the revoking
-// request has answered. A presented key is hashed (BLAKE2b-256), looked up by
-// its hash, and the stored hash is compared in constant time; the key itself
-// is never kept. All methods are thread-safe.
+// request has answered; with several nodes, by RefreshKey when another node
+// announces a change (and LoadKeys after a lost announcement connection). A
+// presented key is hashed (BLAKE2b-256), looked up by its hash, and the stored
+// hash is compared in constant time; the key itself is never kept. All methods
+// are thread-safe.
 #pragma once
 
 #include <functional>
@@ -43,6 +45,9 @@ class AuthService {
   void AddKey(const ApiKey& key);
   // Removes a key from the index. Call after its revocation is durable.
   void RemoveKey(std::string_view key_id);
+  // Another node changed the key: reads it from the store and adds it, or
+  // removes it when it is revoked or gone. Blocking.
+  Status RefreshKey(std::string_view organization_id, std::string_view key_id);
 
   // Number of keys in the index.
   size_t size() const;

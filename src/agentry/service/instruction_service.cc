@@ -210,4 +210,20 @@ Result<std::shared_ptr<const CompiledInstruction>> InstructionService::Compiled(
   return compiled_.emplace(key, std::move(compiled)).first->second;
 }
 
+void InstructionService::Forget(std::string_view organization_id,
+                                std::string_view id) {
+  std::string prefix;
+  prefix.append(organization_id).push_back('\n');
+  prefix.append(id).push_back('\n');
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(compiled_, [&](const auto& entry) {
+    return entry.first.starts_with(prefix);
+  });
+}
+
+void InstructionService::ForgetAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  compiled_.clear();
+}
+
 }  // namespace agentry

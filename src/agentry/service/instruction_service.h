@@ -86,6 +86,13 @@ class InstructionService {
 
   static std::string Etag(const Instruction& instruction);
 
+  // Another node changed the instruction: drops its parsed versions (with
+  // several nodes, DESIGN §7). Versions are immutable, so this matters only
+  // if the instruction is deleted and made again.
+  void Forget(std::string_view organization_id, std::string_view id);
+  // Drops every parsed version.
+  void ForgetAll();
+
  private:
   Result<std::shared_ptr<const CompiledInstruction>> Compile(
       Instruction instruction);

@@ -69,7 +69,10 @@ int64_t IntAt(const bj::object& o, std::string_view name, int64_t fallback) {
 // ---------------------------------------------------------------- basics
 
 LeaseService::LeaseService(Store& store, const Clock& clock, SecretBox box)
-    : store_(store), clock_(clock), box_(std::move(box)) {}
+    : store_(store),
+      shared_(store.shared()),
+      clock_(clock),
+      box_(std::move(box)) {}
 
 LeaseService::~LeaseService() { Shutdown(); }
 
@@ -142,9 +145,37 @@ PoolView LeaseService::ViewOf(const Pool& pool) {
 Status LeaseService::Load() {
   AGENTRY_ASSIGN_OR_RETURN(LeaseSnapshot s,
                            store_.leases().Load(clock_.NowMs()));
+  const size_t profiles = s.profiles.size(), pools = s.pools.size(),
+               live = s.live_leases.size();
+  Deferred later;
+  Rebuild(std::move(s), std::nullopt, later);
+  for (auto& fn : later) fn();
+  log::Info("lease state loaded", {{"profiles", std::to_string(profiles)},
+                                   {"pools", std::to_string(pools)},
+                                   {"live_leases", std::to_string(live)}});
+  return Status::Ok();
+}
+
+void LeaseService::Rebuild(LeaseSnapshot s,
+                           const std::optional<std::string>& organization_id,
+                           Deferred& later) {
   std::lock_guard<std::mutex> lock(mu_);
-  orgs_.clear();
-  leases_.clear();
+  std::unordered_map<std::string, OrgState> old;
+  if (organization_id) {
+    auto it = orgs_.find(*organization_id);
+    if (it != orgs_.end()) {
+      old.emplace(it->first, std::move(it->second));
+      orgs_.erase(it);
+    }
+    for (auto l = leases_.begin(); l != leases_.end();) {
+      l = l->second.organization_id == *organization_id ? leases_.erase(l)
+                                                        : std::next(l);
+    }
+  } else {
+    old = std::move(orgs_);
+    orgs_.clear();
+    leases_.clear();
+  }
   for (const Profile& p : s.profiles) InstallProfile(p);
   for (const ProfileLeaseState& ls : s.lease_states) {
     ProfileState& p = orgs_[ls.organization_id].profiles[ls.profile_id];
@@ -160,6 +191,8 @@ Status LeaseService::Load() {
     pool->second.members.insert(m.profile_id);
     profile->second.pools.insert(m.pool_id);
   }
+  // Shared store: leases live in the database only.
+  if (shared_) s.live_leases.clear();
   for (Lease& l : s.live_leases) {
     auto org = orgs_.find(l.organization_id);
     if (org == orgs_.end()) continue;
@@ -172,11 +205,31 @@ Status LeaseService::Load() {
     }
     leases_.emplace(l.id, std::move(l));
   }
-  log::Info("lease state loaded",
-            {{"profiles", std::to_string(s.profiles.size())},
-             {"pools", std::to_string(s.pools.size())},
-             {"live_leases", std::to_string(leases_.size())}});
-  return Status::Ok();
+  // The waiters (and their timers) stay with their pools; those of a pool
+  // that is gone are told so.
+  const int64_t now = clock_.NowMs();
+  for (auto& [org_id, org] : old) {
+    std::set<std::string> waiting;
+    for (auto& [pool_id, pool] : org.pools) {
+      PoolState* kept = FindPool(org_id, pool_id);
+      if (kept == nullptr) {
+        for (Waiter& w : pool.waiters) {
+          later.push_back([done = std::move(w.done), id = pool_id] {
+            done(PoolNotFound(id));
+          });
+        }
+        if (pool.timer != 0) timers_.Cancel(pool.timer);
+        continue;
+      }
+      kept->waiters = std::move(pool.waiters);
+      kept->timer = pool.timer;
+      kept->timer_at_ms = pool.timer_at_ms;
+      kept->deciding = pool.deciding;
+      kept->retry_at_ms = pool.retry_at_ms;
+      if (!kept->waiters.empty()) waiting.insert(pool_id);
+    }
+    if (!waiting.empty()) Serve(orgs_[org_id], waiting, now, later);
+  }
 }
 
 void LeaseService::Shutdown() {
@@ -289,15 +342,21 @@ Status LeaseService::DeleteProfile(const Principal& caller, std::string_view id,
   if (!IfMatchHolds(if_match, current.created_at_ms, current.revision)) {
     return Stale("profile", id);
   }
-  {
+  const Status leased = Status::Conflict(
+      "profile " + current.id + " has an active lease; release it first");
+  if (shared_) {
+    AGENTRY_ASSIGN_OR_RETURN(
+        bool live, store_.leases().HasLiveLease(caller.organization_id,
+                                                current.id, clock_.NowMs()));
+    if (live) return leased;
+  } else {
     std::lock_guard<std::mutex> lock(mu_);
     OrgState* org = Org(caller.organization_id);
     if (org != nullptr) {
       auto p = org->profiles.find(current.id);
       if (p != org->profiles.end() &&
           (!Free(p->second, true, clock_.NowMs()))) {
-        return Status::Conflict("profile " + current.id +
-                                " has an active lease; release it first");
+        return leased;
       }
     }
   }
@@ -475,6 +534,10 @@ Result<std::pair<size_t, size_t>> LeaseService::AddMembers(
   AGENTRY_ASSIGN_OR_RETURN(
       size_t added, store_.pools().AddMembers(caller.organization_id, pool_id,
                                               profile_ids, clock_.NowMs()));
+  // Another node may have made the pool or the profiles a moment ago.
+  if (shared_) {
+    AGENTRY_RETURN_IF_ERROR(ReloadOrganization(caller.organization_id));
+  }
   Deferred later;
   size_t count = 0;
   {
@@ -501,6 +564,9 @@ Result<std::pair<size_t, size_t>> LeaseService::RemoveMembers(
   AGENTRY_ASSIGN_OR_RETURN(size_t removed,
                            store_.pools().RemoveMembers(caller.organization_id,
                                                         pool_id, profile_ids));
+  if (shared_) {
+    AGENTRY_RETURN_IF_ERROR(ReloadOrganization(caller.organization_id));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   OrgState* org = Org(caller.organization_id);
   PoolState* pool = FindPool(caller.organization_id, pool_id);
@@ -587,26 +653,40 @@ LeaseService::ProfileState* LeaseService::Pick(OrgState& org, PoolState& pool,
 
 std::string LeaseService::LeaseJson(const Lease& lease, const ProfileState* p,
                                     bool with_secrets, int64_t now_ms) const {
+  if (p == nullptr || !p->profile) {
+    return LeaseJsonOf(lease, nullptr, nullptr, with_secrets, now_ms);
+  }
+  return LeaseJsonOf(lease, p->profile.get(), p->json.get(), with_secrets,
+                     now_ms);
+}
+
+std::string LeaseService::LeaseJsonOf(const Lease& lease,
+                                      const Profile* profile,
+                                      const std::string* cached_json,
+                                      bool with_secrets, int64_t now_ms) const {
   std::string profile_json = "null";
-  if (p != nullptr && p->profile) {
+  if (profile != nullptr) {
+    const auto plain = [&] {
+      return cached_json != nullptr ? *cached_json : SerializeProfile(*profile);
+    };
     if (with_secrets) {
-      auto opened = OpenProfileSecrets(
-          p->profile->config, box_,
-          SecretAd(p->profile->organization_id, p->profile->id));
+      auto opened =
+          OpenProfileSecrets(profile->config, box_,
+                             SecretAd(profile->organization_id, profile->id));
       if (opened.ok()) {
         bj::object o;
-        o["id"] = p->profile->id;
+        o["id"] = profile->id;
         AppendConfig(o, *opened);
-        o["created_at"] = FormatRfc3339Ms(p->profile->created_at_ms);
-        o["updated_at"] = FormatRfc3339Ms(p->profile->updated_at_ms);
+        o["created_at"] = FormatRfc3339Ms(profile->created_at_ms);
+        o["updated_at"] = FormatRfc3339Ms(profile->updated_at_ms);
         profile_json = json::Serialize(o);
       } else {
         log::Error("a profile's secrets do not open under the master key",
-                   {{"profile_id", p->profile->id}});
-        profile_json = *p->json;
+                   {{"profile_id", profile->id}});
+        profile_json = plain();
       }
     } else {
-      profile_json = *p->json;
+      profile_json = plain();
     }
   }
   bj::object head;
@@ -744,7 +824,14 @@ void LeaseService::Arm(OrgState& org, PoolState& pool, int64_t now_ms) {
   // The earliest of: a waiter's deadline, a blocking lease's expiry.
   int64_t at = INT64_MAX;
   for (const Waiter& w : pool.waiters) at = std::min(at, w.deadline_ms);
-  at = std::min(at, now_ms + int64_t{1000} * RetryAfter(org, pool, now_ms));
+  if (shared_) {
+    // Expiries are not announced: the database's earliest one, and at
+    // least once a second in case a release was missed.
+    at = std::min(at, now_ms + 1000);
+    if (pool.retry_at_ms > now_ms) at = std::min(at, pool.retry_at_ms);
+  } else {
+    at = std::min(at, now_ms + int64_t{1000} * RetryAfter(org, pool, now_ms));
+  }
   if (pool.timer != 0 && pool.timer_at_ms == at) return;
   if (pool.timer != 0) timers_.Cancel(pool.timer);
   pool.timer_at_ms = at;
@@ -770,6 +857,13 @@ void LeaseService::OnTimer(const std::string& organization_id,
 
 void LeaseService::Serve(OrgState& org, const std::set<std::string>& pools,
                          int64_t now_ms, Deferred& later) {
+  if (shared_) {
+    for (const std::string& id : pools) {
+      auto it = org.pools.find(id);
+      if (it != org.pools.end()) ServeShared(org, it->second, now_ms, later);
+    }
+    return;
+  }
   // Waiters whose time is up.
   for (const std::string& id : pools) {
     auto it = org.pools.find(id);
@@ -819,6 +913,11 @@ void LeaseService::Serve(OrgState& org, const std::set<std::string>& pools,
 
 void LeaseService::Acquire(const Principal& caller, std::string_view pool_id,
                            const AcquireRequest& request, Answer done) {
+  if (shared_) {
+    AcquireShared(caller, std::string(pool_id), request, std::move(done),
+                  false);
+    return;
+  }
   Deferred later;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -866,6 +965,10 @@ void LeaseService::Acquire(const Principal& caller, std::string_view pool_id,
 
 void LeaseService::Renew(const Principal& caller, std::string_view lease_id,
                          const RenewRequest& request, Answer done) {
+  if (shared_) {
+    RenewShared(caller, lease_id, request, std::move(done));
+    return;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   const int64_t now = clock_.NowMs();
   auto it = leases_.find(std::string(lease_id));
@@ -943,6 +1046,10 @@ void LeaseService::Renew(const Principal& caller, std::string_view lease_id,
 
 void LeaseService::Release(const Principal& caller, std::string_view lease_id,
                            Done done) {
+  if (shared_) {
+    ReleaseShared(caller, lease_id, std::move(done));
+    return;
+  }
   Deferred later;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -990,7 +1097,7 @@ void LeaseService::Release(const Principal& caller, std::string_view lease_id,
 
 Result<std::string> LeaseService::GetLease(const Principal& caller,
                                            std::string_view lease_id) {
-  {
+  if (!shared_) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = leases_.find(std::string(lease_id));
     if (it != leases_.end() &&
@@ -1027,6 +1134,33 @@ Result<Page<ListedItem>> LeaseService::ListPoolLeases(const Principal& caller,
   if (page.limit < 1 || page.limit > 200) {
     return Status::InvalidRequest("limit must be between 1 and 200", "limit");
   }
+  if (shared_) {
+    const int64_t now = clock_.NowMs();
+    auto pool = store_.pools().Get(caller.organization_id, pool_id);
+    if (!pool.ok()) {
+      return pool.status().code() == ErrorCode::kNotFound
+                 ? PoolNotFound(pool_id)
+                 : pool.status();
+    }
+    AGENTRY_ASSIGN_OR_RETURN(
+        Page<Lease> live,
+        store_.leases().ListLive(caller.organization_id, pool->id, now, page));
+    Page<ListedItem> out;
+    out.has_more = live.has_more;
+    std::lock_guard<std::mutex> lock(mu_);
+    OrgState* org = Org(caller.organization_id);
+    for (const Lease& lease : live.items) {
+      const ProfileState* p = nullptr;
+      if (org != nullptr) {
+        auto pit = org->profiles.find(lease.profile_id);
+        if (pit != org->profiles.end()) p = &pit->second;
+      }
+      out.items.push_back(ListedItem{
+          lease.id,
+          LeaseJson(lease, p, caller.Has(Scope::kProfilesSecrets), now)});
+    }
+    return out;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   OrgState* org = Org(caller.organization_id);
   PoolState* pool = FindPool(caller.organization_id, pool_id);
@@ -1053,6 +1187,270 @@ Result<Page<ListedItem>> LeaseService::ListPoolLeases(const Principal& caller,
         id, LeaseJson(*lease, p, caller.Has(Scope::kProfilesSecrets), now)});
   }
   return out;
+}
+
+// ---------------------------------------------------------------- shared
+// Several nodes on one database: the store decides, the memory waits.
+
+void LeaseService::OnStoreChange(const StoreChange& change) {
+  using K = StoreChange::Kind;
+  if (change.kind == K::kProfile || change.kind == K::kPool) {
+    Status st = ReloadOrganization(change.organization_id);
+    if (!st.ok()) {
+      log::Warn("cannot reload an organization's pools and profiles",
+                {{"organization_id", change.organization_id},
+                 {"error", st.message()}});
+    }
+    return;
+  }
+  if (change.kind == K::kLeaseFreed) {
+    Deferred later;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      WakeOrganization(change.organization_id, later);
+    }
+    for (auto& fn : later) fn();
+  }
+}
+
+void LeaseService::OnStoreReset(bool listening) {
+  if (!listening) return;  // decisions are in the database anyway
+  auto s = store_.leases().Load(clock_.NowMs());
+  if (!s.ok()) {
+    log::Warn("cannot reload the pools and profiles",
+              {{"error", s.status().message()}});
+    return;
+  }
+  Deferred later;
+  Rebuild(std::move(*s), std::nullopt, later);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> orgs;
+    for (const auto& [id, org] : orgs_) orgs.push_back(id);
+    for (const std::string& id : orgs) WakeOrganization(id, later);
+  }
+  for (auto& fn : later) fn();
+}
+
+Status LeaseService::ReloadOrganization(const std::string& organization_id) {
+  AGENTRY_ASSIGN_OR_RETURN(
+      LeaseSnapshot s,
+      store_.leases().LoadOrganization(organization_id, clock_.NowMs()));
+  Deferred later;
+  Rebuild(std::move(s), organization_id, later);
+  for (auto& fn : later) fn();
+  return Status::Ok();
+}
+
+void LeaseService::WakeOrganization(const std::string& organization_id,
+                                    Deferred& later) {
+  OrgState* org = Org(organization_id);
+  if (org == nullptr) return;
+  const int64_t now = clock_.NowMs();
+  for (auto& [id, pool] : org->pools) {
+    if (!pool.waiters.empty()) ServeShared(*org, pool, now, later);
+  }
+}
+
+void LeaseService::AcquireShared(const Principal& caller, std::string pool_id,
+                                 const AcquireRequest& request, Answer done,
+                                 bool reloaded) {
+  Deferred later;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PoolState* pool = FindPool(caller.organization_id, pool_id);
+    if (stopped_) {
+      later.push_back([done = std::move(done)] {
+        done(Status::Unavailable("the server is shutting down"));
+      });
+    } else if (pool == nullptr && !reloaded) {
+      // Perhaps made on another node a moment ago: ask the store (off the
+      // caller's I/O thread), then try once more.
+      OffThread([this, caller, pool_id = std::move(pool_id), request,
+                 done = std::move(done)]() mutable {
+        Status st = ReloadOrganization(caller.organization_id);
+        if (!st.ok()) {
+          done(st);
+          return;
+        }
+        AcquireShared(caller, std::move(pool_id), request, std::move(done),
+                      true);
+      });
+      return;
+    } else if (pool == nullptr) {
+      later.push_back([done = std::move(done), id = std::move(pool_id)] {
+        done(PoolNotFound(id));
+      });
+    } else {
+      const int64_t now = clock_.NowMs();
+      Waiter w;
+      w.seq = next_seq_++;
+      w.deadline_ms = now + int64_t{1000} * request.wait_seconds;
+      w.request = request;
+      w.with_secrets = caller.Has(Scope::kProfilesSecrets);
+      w.key_id = caller.key_id;
+      w.done = std::move(done);
+      if (request.wait_seconds > 0 && !pool->waiters.empty()) {
+        // Behind those already waiting.
+        if (pool->waiters.size() >= kMaxWaitersPerPool) {
+          later.push_back([done = std::move(w.done)] {
+            done(Status::NoProfileAvailable(
+                "too many acquisitions are waiting for this pool", 1));
+          });
+        } else {
+          pool->waiters.push_back(std::move(w));
+          ServeShared(*Org(caller.organization_id), *pool, now, later);
+        }
+      } else {
+        DecideShared(*pool, std::move(w), false, later);
+      }
+    }
+  }
+  for (auto& fn : later) fn();
+}
+
+void LeaseService::DecideShared(PoolState& pool, Waiter w, bool is_waiting,
+                                Deferred& later) {
+  LeaseOrder order;
+  order.lease_id = NewUuidV7(clock_.NowMs());
+  order.organization_id = pool.pool.organization_id;
+  order.pool_id = pool.pool.id;
+  order.exclusive = pool.exclusive;
+  order.lru = pool.lru;
+  order.holder = w.request.holder;
+  order.now_ms = clock_.NowMs();
+  order.ttl_ms =
+      int64_t{1000} * w.request.ttl_seconds.value_or(pool.default_ttl_s);
+  if (is_waiting) pool.deciding = true;
+  // The store is called once mu_ is released (its callback takes mu_).
+  later.push_back([this, order = std::move(order), w = std::move(w),
+                   is_waiting]() mutable {
+    auto waiter = std::make_shared<Waiter>(std::move(w));
+    store_.leases().Decide(order, [this, order, waiter,
+                                   is_waiting](Result<DecidedLease> decided) {
+      Deferred next;
+      const int64_t now = clock_.NowMs();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        PoolState* pool = FindPool(order.organization_id, order.pool_id);
+        if (pool != nullptr && is_waiting) pool->deciding = false;
+        const bool none = !decided.ok() && decided.status().code() ==
+                                               ErrorCode::kNoProfileAvailable;
+        const bool may_wait = waiter->request.wait_seconds > 0 &&
+                              waiter->deadline_ms > now && pool != nullptr &&
+                              !stopped_ &&
+                              pool->waiters.size() < kMaxWaitersPerPool;
+        if (none && may_wait) {
+          pool->retry_at_ms =
+              now + int64_t{1000} * decided.status().retry_after_s();
+          // Back in its place by arrival.
+          auto at = std::find_if(
+              pool->waiters.begin(), pool->waiters.end(),
+              [&](const Waiter& o) { return o.seq > waiter->seq; });
+          pool->waiters.insert(at, std::move(*waiter));
+          Arm(*Org(order.organization_id), *pool, now);
+        } else {
+          next.push_back([this, waiter, decided = std::move(decided), now, none,
+                          gone = pool == nullptr,
+                          pool_id = order.pool_id]() mutable {
+            if (decided.ok()) {
+              waiter->done(LeaseJsonOf(decided->lease, &decided->profile,
+                                       nullptr, waiter->with_secrets, now));
+            } else if (none && gone) {
+              waiter->done(PoolNotFound(pool_id));
+            } else if (none && waiter->request.wait_seconds > 0) {
+              waiter->done(Status::NoProfileAvailable(
+                  "no profile of the pool became available in time",
+                  decided.status().retry_after_s()));
+            } else if (none ||
+                       decided.status().code() == ErrorCode::kNotFound) {
+              waiter->done(std::move(decided).status());
+            } else {
+              waiter->done(
+                  Status::Unavailable("the lease could not be decided: " +
+                                      decided.status().message()));
+            }
+          });
+          if (pool != nullptr && is_waiting) {
+            ServeShared(*Org(order.organization_id), *pool, now, next);
+          }
+        }
+      }
+      for (auto& fn : next) fn();
+    });
+  });
+}
+
+void LeaseService::ServeShared(OrgState& org, PoolState& pool, int64_t now_ms,
+                               Deferred& later) {
+  // Waiters whose time is up.
+  for (auto w = pool.waiters.begin(); w != pool.waiters.end();) {
+    if (w->deadline_ms <= now_ms) {
+      const int retry = static_cast<int>(std::clamp<int64_t>(
+          (pool.retry_at_ms - now_ms + 999) / 1000, 1, 86400));
+      later.push_back([done = std::move(w->done), retry] {
+        done(Status::NoProfileAvailable(
+            "no profile of the pool became available in time", retry));
+      });
+      w = pool.waiters.erase(w);
+    } else {
+      ++w;
+    }
+  }
+  if (!pool.deciding && !pool.waiters.empty() && !stopped_) {
+    Waiter w = std::move(pool.waiters.front());
+    pool.waiters.pop_front();
+    DecideShared(pool, std::move(w), true, later);
+  }
+  Arm(org, pool, now_ms);
+}
+
+void LeaseService::RenewShared(const Principal& caller,
+                               std::string_view lease_id,
+                               const RenewRequest& request, Answer done) {
+  std::optional<int64_t> ttl_ms;
+  if (request.ttl_seconds) ttl_ms = int64_t{1000} * *request.ttl_seconds;
+  const int64_t now = clock_.NowMs();
+  store_.leases().RenewLive(
+      caller.organization_id, lease_id, request.fencing_token, now, ttl_ms,
+      [this, now, id = std::string(lease_id),
+       with_secrets = caller.Has(Scope::kProfilesSecrets),
+       done = std::move(done)](Result<DecidedLease> renewed) {
+        if (renewed.ok()) {
+          done(LeaseJsonOf(renewed->lease, &renewed->profile, nullptr,
+                           with_secrets, now));
+        } else if (renewed.status().code() == ErrorCode::kNotFound) {
+          done(LeaseNotFound(id));
+        } else if (renewed.status().code() == ErrorCode::kConflict) {
+          done(std::move(renewed).status());
+        } else {
+          done(Status::Unavailable("the renewal could not be stored: " +
+                                   renewed.status().message()));
+        }
+      });
+}
+
+void LeaseService::ReleaseShared(const Principal& caller,
+                                 std::string_view lease_id, Done done) {
+  store_.leases().ReleaseExisting(
+      caller.organization_id, lease_id, clock_.NowMs(),
+      [this, org = caller.organization_id, id = std::string(lease_id),
+       done = std::move(done)](Status st) {
+        if (st.code() == ErrorCode::kNotFound) {
+          done(LeaseNotFound(id));
+          return;
+        }
+        done(st);
+        if (!st.ok()) return;
+        // This node's waiters at once; other nodes' through the
+        // announcement.
+        Deferred later;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          WakeOrganization(org, later);
+        }
+        for (auto& fn : later) fn();
+      });
 }
 
 }  // namespace agentry

@@ -19,6 +19,16 @@
 // arrival across the pools that share the profile, or at its deadline with
 // kNoProfileAvailable.
 //
+// Several nodes (a shared store, DESIGN §7): the grants are decided in the
+// database instead (LeaseStore::Decide: row locks, fencing tokens from the
+// profile rows), as are renewals and releases; the memory keeps only the
+// pools, profiles and members — current through OnStoreChange — and the
+// waiting acquisitions, which try again when any node releases a lease of
+// the organization (an announced kLeaseFreed), when a profile or pool
+// changes, at the earliest expiry the database reported, and at least once
+// a second. Waiters of one pool are served one decision at a time, in
+// arrival order.
+//
 // Profiles are stored with credentials[].data and cookies[].value sealed
 // under the master key; answers carry them opened only for keys with
 // profiles:secrets, and only in lease answers.
@@ -84,6 +94,15 @@ class LeaseService {
   // Answers every waiting acquisition with kUnavailable and stops the
   // timers. Idempotent.
   void Shutdown();
+
+  // ---- several nodes ----
+  // Another node changed a profile or a pool (reloads the organization's
+  // pools, profiles and members; blocking) or released a lease (waiting
+  // acquisitions try again). Other kinds are ignored.
+  void OnStoreChange(const StoreChange& change);
+  // Announcements may have been missed: once `listening` again, reloads
+  // everything and lets every waiting acquisition try again.
+  void OnStoreReset(bool listening);
 
   // ---- profiles ----
   Result<Profile> CreateProfile(const Principal& caller,
@@ -189,6 +208,10 @@ class LeaseService {
     std::deque<Waiter> waiters;
     TimerQueue::Id timer = 0;
     int64_t timer_at_ms = 0;
+    // Shared store: a waiter's decision is in flight; when the last one
+    // found nothing free, the database's earliest expiry.
+    bool deciding = false;
+    int64_t retry_at_ms = 0;
   };
   struct OrgState {
     std::unordered_map<std::string, ProfileState> profiles;
@@ -221,11 +244,39 @@ class LeaseService {
   void OffThread(std::function<void()> fn);
   std::string LeaseJson(const Lease& lease, const ProfileState* p,
                         bool with_secrets, int64_t now_ms) const;
+  // `profile_json`: SerializeProfile(*profile) when already made, or null.
+  std::string LeaseJsonOf(const Lease& lease, const Profile* profile,
+                          const std::string* profile_json, bool with_secrets,
+                          int64_t now_ms) const;
+  // Replaces the memory of `organization_id` (every organization when
+  // nullopt) with `snapshot`, keeping the waiters of pools that remain.
+  void Rebuild(LeaseSnapshot snapshot,
+               const std::optional<std::string>& organization_id,
+               Deferred& later);
+
+  // ---- shared store: decisions in the database ----
+  // Reloads one organization from the store. Blocking.
+  Status ReloadOrganization(const std::string& organization_id);
+  // mu_ held: decides `w` through `pool` (the store call runs from `later`).
+  void DecideShared(PoolState& pool, Waiter w, bool is_waiting,
+                    Deferred& later);
+  // mu_ held: the next waiter of `pool`, unless a decision is in flight.
+  void ServeShared(OrgState& org, PoolState& pool, int64_t now_ms,
+                   Deferred& later);
+  void AcquireShared(const Principal& caller, std::string pool_id,
+                     const AcquireRequest& request, Answer done, bool reloaded);
+  void RenewShared(const Principal& caller, std::string_view lease_id,
+                   const RenewRequest& request, Answer done);
+  void ReleaseShared(const Principal& caller, std::string_view lease_id,
+                     Done done);
+  // mu_ held: lets every waiting acquisition of the organization try again.
+  void WakeOrganization(const std::string& organization_id, Deferred& later);
   void InstallProfile(const Profile& profile);
   void InstallPool(const Pool& pool);
   PoolView ViewOf(const Pool& pool);
 
   Store& store_;
+  const bool shared_;  // store_.shared(): decisions in the database
   const Clock& clock_;
   const SecretBox box_;
   TimerQueue timers_;

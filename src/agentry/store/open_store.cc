@@ -27,7 +27,39 @@ bool HasScheme(std::string_view url, std::string_view scheme) {
   return url.substr(scheme.size(), 3) == "://";
 }
 
+Status NotShared() {
+  return Status::Internal(
+      "decisions in the database need a store shared by several nodes "
+      "(PostgreSQL)");
+}
+
 }  // namespace
+
+// The defaults of a store only one process uses (see Store::shared()).
+
+Result<LeaseSnapshot> LeaseStore::LoadOrganization(std::string_view, int64_t) {
+  return NotShared();
+}
+void LeaseStore::Decide(const LeaseOrder&, DecidedDone done) {
+  done(NotShared());
+}
+void LeaseStore::RenewLive(std::string_view, std::string_view, int64_t, int64_t,
+                           std::optional<int64_t>, DecidedDone done) {
+  done(NotShared());
+}
+void LeaseStore::ReleaseExisting(std::string_view, std::string_view, int64_t,
+                                 Done done) {
+  done(NotShared());
+}
+Result<Page<Lease>> LeaseStore::ListLive(std::string_view, std::string_view,
+                                         int64_t, const PageRequest&) {
+  return NotShared();
+}
+Result<bool> LeaseStore::HasLiveLease(std::string_view, std::string_view,
+                                      int64_t) {
+  return NotShared();
+}
+Status Store::Watch(ChangeHandlers) { return Status::Ok(); }
 
 std::optional<std::string> SqlitePathOf(std::string_view url) {
   if (!HasScheme(url, "sqlite")) return std::nullopt;

@@ -354,6 +354,25 @@ struct LeaseSnapshot {
   std::vector<Lease> live_leases;  // neither released nor expired at load
 };
 
+// A lease to decide in the database (LeaseStore::Decide).
+struct LeaseOrder {
+  std::string lease_id;  // the new lease's id
+  std::string organization_id;
+  std::string pool_id;
+  bool exclusive = true;  // the pool's mode
+  bool lru = true;        // else most recently used first
+  std::optional<std::string> holder;
+  int64_t now_ms = 0;
+  int64_t ttl_ms = 0;
+};
+
+// A lease and the profile it holds (sealed configuration).
+struct DecidedLease {
+  Lease lease;
+  Profile profile;
+};
+using DecidedDone = std::function<void(Result<DecidedLease>)>;
+
 // Leases. The writes are asynchronous: `done` runs once the write is
 // durable (ok) or failed (nothing written), on a store thread — keep it
 // short and never block in it. Writes submitted from one thread are
@@ -380,6 +399,74 @@ class LeaseStore {
 
   // Everything, every organization, with the leases live at `now_ms`.
   virtual Result<LeaseSnapshot> Load(int64_t now_ms) = 0;
+
+  // ---- decisions in the database (a store shared by several nodes) ----
+  // A store that only one process uses (SQLite) leaves these to the lease
+  // engine's memory and answers kInternal ("not supported"); see
+  // Store::shared().
+
+  // One organization's part of Load().
+  virtual Result<LeaseSnapshot> LoadOrganization(
+      std::string_view organization_id, int64_t now_ms);
+
+  // Decides and records a grant through `order.pool_id` at
+  // `order.now_ms`: the free enabled member first in LRU (else MRU) order,
+  // ties by id, locked so that no other node grants it meanwhile (an
+  // exclusive order never waits for a profile another node is granting: it
+  // takes the next). The profile's fencing token is raised by one and
+  // becomes the lease's. `done` gets the lease and its profile, or
+  // kNoProfileAvailable with the seconds until the earliest blocking lease
+  // expires.
+  virtual void Decide(const LeaseOrder& order, DecidedDone done);
+  // Extends a lease that is active at `now_ms` and holds `fencing_token` to
+  // max(its expiry, now_ms + ttl) — ttl: `ttl_ms`, else its pool's default
+  // TTL. kConflict (released, expired or another token), kNotFound.
+  virtual void RenewLive(std::string_view organization_id,
+                         std::string_view lease_id, int64_t fencing_token,
+                         int64_t now_ms, std::optional<int64_t> ttl_ms,
+                         DecidedDone done);
+  // Release() of a lease that must exist: kNotFound otherwise; ok when it
+  // was already released.
+  virtual void ReleaseExisting(std::string_view organization_id,
+                               std::string_view lease_id,
+                               int64_t released_at_ms, Done done);
+  // The pool's leases active at `now_ms`, by id.
+  virtual Result<Page<Lease>> ListLive(std::string_view organization_id,
+                                       std::string_view pool_id, int64_t now_ms,
+                                       const PageRequest& page);
+  // Whether the profile has a lease active at `now_ms`.
+  virtual Result<bool> HasLiveLease(std::string_view organization_id,
+                                    std::string_view profile_id,
+                                    int64_t now_ms);
+};
+
+// A change one node made to something every node keeps in memory,
+// announced to the others by a store shared by several nodes.
+struct StoreChange {
+  enum class Kind {
+    kAgent,        // id: the agent's
+    kApiKey,       // id: the key's
+    kInstruction,  // id: the instruction's
+    kTool,         // id: the tool's
+    kProfile,      // id: the profile's
+    kPool,         // id: the pool's (also for its members)
+    kLeaseFreed,   // id: the lease's (released)
+  };
+  Kind kind = Kind::kAgent;
+  std::string organization_id;
+  std::string id;
+};
+
+// What Store::Watch delivers, on the store's listener thread, one call at a
+// time. Handlers may block on the store (briefly).
+struct ChangeHandlers {
+  // A change committed by another node.
+  std::function<void(const StoreChange&)> on_change;
+  // Changes may have been missed: drop everything kept in memory.
+  // `listening` is false when the connection that listens was lost (until
+  // it is back, nothing in memory can be trusted to be current) and true
+  // once it listens again.
+  std::function<void(bool listening)> on_reset;
 };
 
 class Store {
@@ -400,6 +487,21 @@ class Store {
 
   // "sqlite" or "postgres".
   virtual std::string_view backend() const = 0;
+
+  // Whether several nodes may use this store at once (PostgreSQL): then
+  // lease decisions are made in the database (LeaseStore::Decide…) and
+  // every node keeps its memory current through Watch().
+  virtual bool shared() const { return false; }
+  // Starts delivering the changes other nodes commit (a shared store); a
+  // store no other node writes never calls the handlers. Call once, before
+  // serving.
+  virtual Status Watch(ChangeHandlers handlers);
+  // Stops delivering changes (no handler runs once it returns).
+  // Idempotent.
+  virtual void StopWatching() {}
+  // Ok while changes are being delivered (or need not be); kUnavailable
+  // while the listening connection is down.
+  virtual Status WatchStatus() const { return Status::Ok(); }
 };
 
 struct StoreOptions {

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "agentry/common/ids.h"
+
 namespace agentry {
 
 namespace {
@@ -194,9 +196,32 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Open(
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
 
+const std::string& PgNodeId() {
+  static const std::string id = NewPrefixedId("node_", 16);
+  return id;
+}
+
 Status PgConnection::Configure() {
   // A COMMIT must return only once durable, whatever the server's default.
-  return Script("SET synchronous_commit TO on").status();
+  AGENTRY_RETURN_IF_ERROR(Script("SET synchronous_commit TO on").status());
+  // Names this process in the announcements of its changes
+  // (migrations/postgres/0005_cluster.sql).
+  return Exec("SELECT set_config('agentry.node', $1, false)", PgNodeId())
+      .status();
+}
+
+int PgConnection::socket() const { return PQsocket(conn_); }
+
+Status PgConnection::TakeNotifications(std::vector<std::string>& payloads) {
+  if (PQconsumeInput(conn_) == 0 || broken()) {
+    return Status::Unavailable("lost the connection to PostgreSQL: " +
+                               OneLine(PQerrorMessage(conn_)));
+  }
+  while (PGnotify* n = PQnotifies(conn_)) {
+    payloads.emplace_back(n->extra != nullptr ? n->extra : "");
+    PQfreemem(n);
+  }
+  return Status::Ok();
 }
 
 PgResult PgConnection::Finish(pg_result* result, std::string_view sql) {

@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "agentry/common/status.h"
 
@@ -113,6 +114,10 @@ class PgResult {
   std::string constraint_;
 };
 
+// This process's name in the announcements of its changes: every
+// connection sets it as `agentry.node` (see migrations/postgres/0005).
+const std::string& PgNodeId();
+
 class PgConnection {
  public:
   // Connects with `url` (a postgres:// or postgresql:// URI, passed to
@@ -150,6 +155,13 @@ class PgConnection {
   // Reconnects with the same parameters and forgets the prepared
   // statements. kUnavailable when the server cannot be reached.
   Status Reset();
+
+  // The connection's socket, to wait on for notifications (-1: none).
+  int socket() const;
+  // Reads what the server has sent and appends the payloads of the
+  // notifications received (LISTEN) in order. kUnavailable when the
+  // connection is lost.
+  Status TakeNotifications(std::vector<std::string>& payloads);
 
   // Inside a transaction block (BEGIN … not yet ended), failed or not.
   bool InTransaction() const;

@@ -1,6 +1,9 @@
 #include "agentry/store/postgres/postgres_lease_store.h"
 
+#include <algorithm>
 #include <boost/json/value.hpp>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "agentry/store/postgres/pg_db.h"
@@ -302,6 +305,16 @@ Result<Lease> PostgresLeaseStore::Get(std::string_view organization_id,
 }
 
 Result<LeaseSnapshot> PostgresLeaseStore::Load(int64_t now_ms) {
+  return LoadWhere(std::nullopt, now_ms);
+}
+
+Result<LeaseSnapshot> PostgresLeaseStore::LoadOrganization(
+    std::string_view organization_id, int64_t now_ms) {
+  return LoadWhere(std::string(organization_id), now_ms);
+}
+
+Result<LeaseSnapshot> PostgresLeaseStore::LoadWhere(
+    std::optional<std::string> org, int64_t now_ms) {
   return readers_.With([&](PgConnection& c) -> Result<LeaseSnapshot> {
     return pg::InReadTransaction<LeaseSnapshot>(
         c, [&]() -> Result<LeaseSnapshot> {
@@ -309,7 +322,8 @@ Result<LeaseSnapshot> PostgresLeaseStore::Load(int64_t now_ms) {
           PgResult profiles = c.Exec(
               "SELECT organization_id, id, config, revision, created_at, "
               "updated_at, fencing_token, last_leased_at FROM profiles "
-              "ORDER BY id");
+              "WHERE ($1::text IS NULL OR organization_id = $1) ORDER BY id",
+              org);
           AGENTRY_RETURN_IF_ERROR(profiles.status());
           for (int i = 0; i < profiles.rows(); ++i) {
             AGENTRY_ASSIGN_OR_RETURN(
@@ -321,7 +335,9 @@ Result<LeaseSnapshot> PostgresLeaseStore::Load(int64_t now_ms) {
           }
           PgResult pools = c.Exec(
               "SELECT organization_id, id, config, revision, created_at, "
-              "updated_at FROM pools ORDER BY id");
+              "updated_at FROM pools "
+              "WHERE ($1::text IS NULL OR organization_id = $1) ORDER BY id",
+              org);
           AGENTRY_RETURN_IF_ERROR(pools.status());
           for (int i = 0; i < pools.rows(); ++i) {
             AGENTRY_ASSIGN_OR_RETURN(Pool p,
@@ -329,22 +345,278 @@ Result<LeaseSnapshot> PostgresLeaseStore::Load(int64_t now_ms) {
             s.pools.push_back(std::move(p));
           }
           PgResult members = c.Exec(
-              "SELECT organization_id, pool_id, profile_id FROM pool_members");
+              "SELECT organization_id, pool_id, profile_id FROM pool_members "
+              "WHERE ($1::text IS NULL OR organization_id = $1)",
+              org);
           AGENTRY_RETURN_IF_ERROR(members.status());
           for (int i = 0; i < members.rows(); ++i) {
             s.members.push_back(LeaseSnapshot::Member{
                 members.Text(i, 0), members.Text(i, 1), members.Text(i, 2)});
           }
-          PgResult live = c.Exec("SELECT " AGENTRY_LEASE_COLUMNS
-                                 " FROM leases WHERE released_at IS NULL "
-                                 "AND expires_at > $1",
-                                 now_ms);
+          PgResult live =
+              c.Exec("SELECT " AGENTRY_LEASE_COLUMNS
+                     " FROM leases WHERE released_at IS NULL "
+                     "AND expires_at > $1 "
+                     "AND ($2::text IS NULL OR organization_id = $2)",
+                     now_ms, org);
           AGENTRY_RETURN_IF_ERROR(live.status());
           for (int i = 0; i < live.rows(); ++i) {
             s.live_leases.push_back(ReadLease(live, i));
           }
           return s;
         });
+  });
+}
+
+// ---- decisions in the database ----
+//
+// Each runs as one job of the writer's batch (a savepoint within its
+// transaction, READ COMMITTED: every statement sees what other nodes have
+// committed when it starts). A grant locks its profile row until the batch
+// commits, so no other node can grant it meanwhile.
+
+namespace {
+
+// A profile row as ReadConfigRow reads it, prefixed with the table alias.
+#define AGENTRY_PROFILE_COLUMNS \
+  "p.organization_id, p.id, p.config, p.revision, p.created_at, p.updated_at"
+
+// The next free enabled member of the pool in the order's order, locked.
+// An exclusive order skips rows another transaction has locked (another
+// node granting them); a shared one waits for them.
+std::string CandidateSql(bool exclusive, bool lru) {
+  std::string sql =
+      "SELECT " AGENTRY_PROFILE_COLUMNS
+      " FROM pool_members m JOIN profiles p "
+      "ON p.organization_id = m.organization_id AND p.id = m.profile_id "
+      "WHERE m.organization_id = $1 AND m.pool_id = $2 AND p.enabled "
+      "AND NOT EXISTS (SELECT 1 FROM leases l WHERE "
+      "l.organization_id = p.organization_id AND l.profile_id = p.id "
+      "AND l.released_at IS NULL AND l.expires_at > $3 "
+      "AND (l.exclusive OR $4)) ";
+  sql += lru ? "ORDER BY p.last_leased_at ASC NULLS FIRST, "
+               "p.last_grant_seq ASC, p.id ASC "
+             : "ORDER BY p.last_leased_at DESC NULLS LAST, "
+               "p.last_grant_seq DESC, p.id ASC ";
+  sql += exclusive ? "LIMIT 1 FOR UPDATE OF p SKIP LOCKED"
+                   : "LIMIT 1 FOR UPDATE OF p";
+  return sql;
+}
+
+// Seconds until the earliest lease blocking the pool expires (≥ 1).
+Result<int> RetryAfterS(PgConnection& c, const LeaseOrder& o) {
+  PgResult r = c.Exec(
+      "SELECT min(l.expires_at) FROM leases l JOIN pool_members m "
+      "ON m.organization_id = l.organization_id AND m.profile_id = "
+      "l.profile_id WHERE m.organization_id = $1 AND m.pool_id = $2 "
+      "AND l.released_at IS NULL AND l.expires_at > $3 AND (l.exclusive OR $4)",
+      o.organization_id, o.pool_id, o.now_ms, o.exclusive);
+  AGENTRY_RETURN_IF_ERROR(r.status());
+  if (r.rows() == 0 || r.IsNull(0, 0)) return 1;
+  const int64_t s = (r.Int64(0, 0) - o.now_ms + 999) / 1000;
+  return static_cast<int>(std::clamp<int64_t>(s, 1, 86400));
+}
+
+Status DecideIn(PgConnection& c, const LeaseOrder& o, DecidedLease& out) {
+  const std::string candidate_sql = CandidateSql(o.exclusive, o.lru);
+  // A candidate locked after another node's grant of it committed was
+  // chosen from an older snapshot: the check below, a new statement, sees
+  // that grant; the next round's snapshot no longer offers it.
+  for (int round = 0; round < 8; ++round) {
+    PgResult found = c.Exec(candidate_sql, o.organization_id, o.pool_id,
+                            o.now_ms, o.exclusive);
+    AGENTRY_RETURN_IF_ERROR(found.status());
+    if (found.rows() == 0) break;
+    AGENTRY_ASSIGN_OR_RETURN(Profile profile,
+                             ReadConfigRow<Profile>(found, 0, "profile"));
+    PgResult busy = c.Exec(
+        "SELECT 1 FROM leases WHERE organization_id = $1 AND profile_id = $2 "
+        "AND released_at IS NULL AND expires_at > $3 AND (exclusive OR $4) "
+        "LIMIT 1",
+        o.organization_id, profile.id, o.now_ms, o.exclusive);
+    AGENTRY_RETURN_IF_ERROR(busy.status());
+    if (busy.rows() > 0) continue;
+    PgResult token = c.Exec(
+        "UPDATE profiles SET fencing_token = fencing_token + 1, "
+        "last_leased_at = GREATEST(COALESCE(last_leased_at, 0), $3), "
+        "last_grant_seq = nextval('lease_grants') "
+        "WHERE organization_id = $1 AND id = $2 RETURNING fencing_token",
+        o.organization_id, profile.id, o.now_ms);
+    AGENTRY_RETURN_IF_ERROR(token.status());
+    if (token.rows() != 1) continue;  // deleted meanwhile
+    Lease& l = out.lease;
+    l.id = o.lease_id;
+    l.organization_id = o.organization_id;
+    l.pool_id = o.pool_id;
+    l.profile_id = profile.id;
+    l.exclusive = o.exclusive;
+    l.holder = o.holder;
+    l.fencing_token = token.Int64(0, 0);
+    l.acquired_at_ms = o.now_ms;
+    l.expires_at_ms = o.now_ms + o.ttl_ms;
+    l.released_at_ms.reset();
+    AGENTRY_RETURN_IF_ERROR(
+        c.Exec("INSERT INTO leases (" AGENTRY_LEASE_COLUMNS
+               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+               l.id, l.organization_id, l.pool_id, l.profile_id, l.exclusive,
+               l.holder, l.fencing_token, l.acquired_at_ms, l.expires_at_ms)
+            .status());
+    out.profile = std::move(profile);
+    return Status::Ok();
+  }
+  AGENTRY_ASSIGN_OR_RETURN(int retry, RetryAfterS(c, o));
+  return Status::NoProfileAvailable(
+      "every profile of the pool is leased or disabled", retry);
+}
+
+Result<Profile> ProfileOf(PgConnection& c, std::string_view organization_id,
+                          std::string_view profile_id) {
+  PgResult r = c.Exec("SELECT " AGENTRY_PROFILE_COLUMNS
+                      " FROM profiles p WHERE p.organization_id = $1 "
+                      "AND p.id = $2",
+                      organization_id, profile_id);
+  AGENTRY_RETURN_IF_ERROR(r.status());
+  if (r.rows() == 0) {
+    return Status::NotFound("profile " + std::string(profile_id) +
+                            " not found");
+  }
+  return ReadConfigRow<Profile>(r, 0, "profile");
+}
+
+#undef AGENTRY_PROFILE_COLUMNS
+
+// Runs `job` filling a DecidedLease in the writer and hands it to `done`.
+void SubmitDecided(PgWriter& writer,
+                   std::function<Status(PgConnection&, DecidedLease&)> job,
+                   DecidedDone done) {
+  auto out = std::make_shared<DecidedLease>();
+  writer.Submit(
+      [out, job = std::move(job)](PgConnection& c) -> Status {
+        *out = DecidedLease{};  // a batch may run again
+        return job(c, *out);
+      },
+      [out, done = std::move(done)](Status st) {
+        if (!st.ok()) {
+          done(std::move(st));
+          return;
+        }
+        done(std::move(*out));
+      });
+}
+
+}  // namespace
+
+void PostgresLeaseStore::Decide(const LeaseOrder& order, DecidedDone done) {
+  SubmitDecided(
+      writer_,
+      [order](PgConnection& c, DecidedLease& out) {
+        return DecideIn(c, order, out);
+      },
+      std::move(done));
+}
+
+void PostgresLeaseStore::RenewLive(std::string_view organization_id,
+                                   std::string_view lease_id,
+                                   int64_t fencing_token, int64_t now_ms,
+                                   std::optional<int64_t> ttl_ms,
+                                   DecidedDone done) {
+  SubmitDecided(
+      writer_,
+      [org = std::string(organization_id), id = std::string(lease_id),
+       fencing_token, now_ms,
+       ttl_ms](PgConnection& c, DecidedLease& out) -> Status {
+        // The pool's default TTL when none is given (300 s when the pool
+        // is gone).
+        PgResult r = c.Exec(
+            "UPDATE leases SET expires_at = GREATEST(expires_at, $4 + "
+            "COALESCE($5, (SELECT COALESCE((p.config::json->>"
+            "'default_lease_ttl_seconds')::bigint, 300) * 1000 FROM pools p "
+            "WHERE p.organization_id = leases.organization_id "
+            "AND p.id = leases.pool_id), 300000)) "
+            "WHERE id = $1 AND organization_id = $2 AND released_at IS NULL "
+            "AND expires_at > $4 AND fencing_token = $3 "
+            "RETURNING " AGENTRY_LEASE_COLUMNS,
+            id, org, fencing_token, now_ms, ttl_ms);
+        AGENTRY_RETURN_IF_ERROR(r.status());
+        if (r.rows() == 0) {
+          PgResult found =
+              c.Exec("SELECT " AGENTRY_LEASE_COLUMNS
+                     " FROM leases WHERE id = $1 AND organization_id = $2",
+                     id, org);
+          AGENTRY_RETURN_IF_ERROR(found.status());
+          if (found.rows() == 0) return LeaseNotFound(id);
+          const Lease l = ReadLease(found, 0);
+          if (l.ActiveAt(now_ms)) {
+            return Status::Conflict("fencing_token " +
+                                    std::to_string(fencing_token) +
+                                    " is not the lease's token");
+          }
+          return Status::Conflict("lease " + id + " is " + l.StatusAt(now_ms) +
+                                  "; acquire a new one");
+        }
+        out.lease = ReadLease(r, 0);
+        AGENTRY_ASSIGN_OR_RETURN(out.profile,
+                                 ProfileOf(c, org, out.lease.profile_id));
+        return Status::Ok();
+      },
+      std::move(done));
+}
+
+void PostgresLeaseStore::ReleaseExisting(std::string_view organization_id,
+                                         std::string_view lease_id,
+                                         int64_t released_at_ms, Done done) {
+  writer_.Submit(
+      [org = std::string(organization_id), id = std::string(lease_id),
+       released_at_ms](PgConnection& c) -> Status {
+        PgResult r = c.Exec(
+            "UPDATE leases SET released_at = $1 WHERE id = $2 AND "
+            "organization_id = $3 AND released_at IS NULL",
+            released_at_ms, id, org);
+        AGENTRY_RETURN_IF_ERROR(r.status());
+        if (r.affected() == 1) return Status::Ok();
+        PgResult found = c.Exec(
+            "SELECT 1 FROM leases WHERE id = $1 AND organization_id = $2", id,
+            org);
+        AGENTRY_RETURN_IF_ERROR(found.status());
+        return found.rows() == 0 ? LeaseNotFound(id) : Status::Ok();
+      },
+      std::move(done));
+}
+
+Result<Page<Lease>> PostgresLeaseStore::ListLive(
+    std::string_view organization_id, std::string_view pool_id, int64_t now_ms,
+    const PageRequest& page) {
+  return readers_.With([&](PgConnection& c) -> Result<Page<Lease>> {
+    PgResult r =
+        c.Exec("SELECT " AGENTRY_LEASE_COLUMNS
+               " FROM leases WHERE organization_id = $1 AND pool_id = $2 "
+               "AND released_at IS NULL AND expires_at > $3 "
+               "AND ($4::text IS NULL OR id > $4) ORDER BY id LIMIT $5",
+               organization_id, pool_id, now_ms, page.after_id,
+               static_cast<int64_t>(page.limit) + 1);
+    AGENTRY_RETURN_IF_ERROR(r.status());
+    Page<Lease> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      if (out.items.size() == page.limit) {
+        out.has_more = true;
+        break;
+      }
+      out.items.push_back(ReadLease(r, i));
+    }
+    return out;
+  });
+}
+
+Result<bool> PostgresLeaseStore::HasLiveLease(std::string_view organization_id,
+                                              std::string_view profile_id,
+                                              int64_t now_ms) {
+  return readers_.With([&](PgConnection& c) -> Result<bool> {
+    PgResult r = c.Exec(
+        "SELECT 1 FROM leases WHERE organization_id = $1 AND profile_id = $2 "
+        "AND released_at IS NULL AND expires_at > $3 LIMIT 1",
+        organization_id, profile_id, now_ms);
+    AGENTRY_RETURN_IF_ERROR(r.status());
+    return r.rows() > 0;
   });
 }
 

@@ -88,7 +88,26 @@ class PostgresLeaseStore final : public LeaseStore {
                     std::string_view id) override;
   Result<LeaseSnapshot> Load(int64_t now_ms) override;
 
+  Result<LeaseSnapshot> LoadOrganization(std::string_view organization_id,
+                                         int64_t now_ms) override;
+  void Decide(const LeaseOrder& order, DecidedDone done) override;
+  void RenewLive(std::string_view organization_id, std::string_view lease_id,
+                 int64_t fencing_token, int64_t now_ms,
+                 std::optional<int64_t> ttl_ms, DecidedDone done) override;
+  void ReleaseExisting(std::string_view organization_id,
+                       std::string_view lease_id, int64_t released_at_ms,
+                       Done done) override;
+  Result<Page<Lease>> ListLive(std::string_view organization_id,
+                               std::string_view pool_id, int64_t now_ms,
+                               const PageRequest& page) override;
+  Result<bool> HasLiveLease(std::string_view organization_id,
+                            std::string_view profile_id,
+                            int64_t now_ms) override;
+
  private:
+  Result<LeaseSnapshot> LoadWhere(std::optional<std::string> organization_id,
+                                  int64_t now_ms);
+
   PgWriter& writer_;
   PgReadPool& readers_;
 };

@@ -6,6 +6,7 @@
 
 #include "agentry/store/migration.h"
 #include "agentry/store/postgres/pg_db.h"
+#include "agentry/store/postgres/pg_listener.h"
 #include "agentry/store/postgres/pg_pool.h"
 #include "agentry/store/postgres/pg_util.h"
 #include "agentry/store/postgres/pg_writer.h"
@@ -344,7 +345,8 @@ class PostgresApiKeyStore final : public ApiKeyStore {
 PostgresStore::PostgresStore() = default;
 
 PostgresStore::~PostgresStore() {
-  // Drain pending writes, then close the connections.
+  // Stop listening, drain pending writes, then close the connections.
+  if (listener_) listener_->Stop();
   organizations_.reset();
   api_keys_.reset();
   agents_.reset();
@@ -378,6 +380,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   if (!readers.ok()) return failed(readers.status());
 
   auto store = std::unique_ptr<PostgresStore>(new PostgresStore());
+  store->url_ = url;
   store->readers_ = std::move(*readers);
   PgWriterOptions writer_options;
   writer_options.max_batch = options.max_batch;
@@ -413,6 +416,24 @@ ProfileStore& PostgresStore::profiles() { return *profiles_; }
 PoolStore& PostgresStore::pools() { return *pools_; }
 
 LeaseStore& PostgresStore::leases() { return *leases_; }
+
+Status PostgresStore::Watch(ChangeHandlers handlers) {
+  if (listener_) return Status::Internal("the store is already watched");
+  listener_ = std::make_unique<PgListener>(url_);
+  return listener_->Start(std::move(handlers));
+}
+
+void PostgresStore::StopWatching() {
+  if (listener_) listener_->Stop();
+}
+
+Status PostgresStore::WatchStatus() const {
+  if (listener_ && !listener_->listening()) {
+    return Status::Unavailable(
+        "not listening for other nodes' changes (reconnecting)");
+  }
+  return Status::Ok();
+}
 
 Status PostgresStore::Ping() {
   return readers_->With([](PgConnection& c) -> Status {

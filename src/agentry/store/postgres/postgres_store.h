@@ -33,6 +33,7 @@
 
 namespace agentry {
 
+class PgListener;
 class PgReadPool;
 class PgWriter;
 class PostgresOrganizationStore;
@@ -72,12 +73,18 @@ class PostgresStore final : public Store {
   LeaseStore& leases() override;
   Status Ping() override;
   std::string_view backend() const override { return "postgres"; }
+  bool shared() const override { return true; }
+  // Starts a PgListener on a connection of its own.
+  Status Watch(ChangeHandlers handlers) override;
+  Status WatchStatus() const override;
+  void StopWatching() override;
 
  private:
   PostgresStore();
 
   // Declaration order is destruction order reversed: the aggregate stores go
   // first, then the writer (draining), then the readers.
+  std::string url_;
   std::unique_ptr<PgReadPool> readers_;
   std::unique_ptr<PgWriter> writer_;
   std::unique_ptr<PostgresOrganizationStore> organizations_;
@@ -88,6 +95,7 @@ class PostgresStore final : public Store {
   std::unique_ptr<PostgresProfileStore> profiles_;
   std::unique_ptr<PostgresPoolStore> pools_;
   std::unique_ptr<PostgresLeaseStore> leases_;
+  std::unique_ptr<PgListener> listener_;  // after Watch
 };
 
 }  // namespace agentry
