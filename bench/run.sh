@@ -7,6 +7,7 @@
 #   DURATION=30 ROUNDS=5 bash bench/run.sh
 #   bash bench/run.sh render             # only the Velocity render micro-benchmark
 #   bash bench/run.sh leases             # only the lease benchmark (also part of the full run)
+#   bash bench/run.sh scale              # 10,000 agents × 3 versions: start time and RSS
 #
 # Both servers are pinned to CPU 0 and wrk to CPU 1, so the load generator
 # never competes with the server under test, and the two targets are run
@@ -442,6 +443,13 @@ print("".join(secrets.choice(a) for _ in range(40)))')"
 if [[ "${1:-}" == leases ]]; then
   run_leases
   exit 0
+fi
+
+# `bash bench/run.sh scale`: 10,000 agents × 3 published versions on SQLite:
+# start to ready and RSS with every agent cached (bench/agents_scale.py).
+if [[ "${1:-}" == scale ]]; then
+  BUILD_DIR="${BUILD_DIR:-build}"
+  exec python3 "$ROOT/bench/agents_scale.py" --binary "$BUILD_DIR/agentry"
 fi
 
 # ---------------------------------------------------------------- agentry
