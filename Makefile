@@ -35,7 +35,7 @@ test-sanitize: deps
 
 # The concurrency tests on a ThreadSanitizer build: the lease engine, the
 # caches, group commit, the rate limiter, the timer queue.
-TSAN_TESTS ?= common_test|service_test|store_contract_test|integration_leases|integration_compat|integration_agents
+TSAN_TESTS ?= common_test|service_test|store_contract_test|integration_leases|integration_compat|integration_agents|integration_cluster
 test-tsan: deps
 	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAGENTRY_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j $(JOBS)

@@ -165,7 +165,10 @@ class Server:
     """A running `agentry serve` process with its own temporary directory."""
 
     def __init__(self, binary=None, admin_key=None, extra_args=(), env=None,
-                 start=True):
+                 start=True, share_store_of=None):
+        """share_store_of: another Server whose store (SQLite file or
+        PostgreSQL database) this one opens too — another node; the owner
+        removes it."""
         self.binary = binary or BINARY
         self.admin_key = admin_key or random_key()
         self.extra_args = list(extra_args)
@@ -179,7 +182,13 @@ class Server:
         self.host = None
         self.starts = 0
         self.pg_database = None
-        if PG_ADMIN_URL:
+        self.owns_database = share_store_of is None
+        if share_store_of is not None:
+            self.db_path = share_store_of.db_path
+            self.pg_database = share_store_of.pg_database
+            if self.pg_database:
+                self.extra_env.setdefault("AGENTRY_MASTER_KEY", PG_MASTER_KEY)
+        elif PG_ADMIN_URL:
             self.pg_database = "agentry_it_" + secrets.token_hex(6)
             _psql(f"CREATE DATABASE {self.pg_database}")
             self.extra_env.setdefault("AGENTRY_MASTER_KEY", PG_MASTER_KEY)
@@ -302,9 +311,9 @@ class Server:
         if self.tmpdir and os.path.isdir(self.tmpdir):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
         self.tmpdir = None
-        if self.pg_database:
+        if self.pg_database and self.owns_database:
             _psql(f"DROP DATABASE IF EXISTS {self.pg_database} WITH (FORCE)")
-            self.pg_database = None
+        self.pg_database = None
 
     def __enter__(self):
         return self
