@@ -8,6 +8,7 @@
 #   bash bench/run.sh render             # only the Velocity render micro-benchmark
 #   bash bench/run.sh leases             # only the lease benchmark (also part of the full run)
 #   bash bench/run.sh scale              # 10,000 agents × 3 versions: start time and RSS
+#   bash bench/run.sh cluster            # 3 nodes on PostgreSQL vs 1 on SQLite (GET, leases)
 #
 # Both servers are pinned to CPU 0 and wrk to CPU 1, so the load generator
 # never competes with the server under test, and the two targets are run
@@ -443,6 +444,14 @@ print("".join(secrets.choice(a) for _ in range(40)))')"
 if [[ "${1:-}" == leases ]]; then
   run_leases
   exit 0
+fi
+
+# `bash bench/run.sh cluster`: GET and lease pairs on three nodes on a
+# throwaway PostgreSQL against one node on SQLite (bench/cluster_bench.py).
+if [[ "${1:-}" == cluster ]]; then
+  BUILD_DIR="${BUILD_DIR:-build}"
+  cmake --build "$BUILD_DIR" --target agentry lease_load >&2 || die "build failed"
+  exec bash "$ROOT/tests/pg/with_postgres.sh" python3 "$ROOT/bench/cluster_bench.py" --build "$BUILD_DIR"
 fi
 
 # `bash bench/run.sh scale`: 10,000 agents × 3 published versions on SQLite:
