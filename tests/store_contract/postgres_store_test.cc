@@ -691,16 +691,29 @@ TEST_F(PostgresLeaseDecisionTest, ExpiredLeasesFreeTheirProfile) {
 
 TEST_F(PostgresLeaseDecisionTest, SharedLeasesShareAndBlockExclusiveOnes) {
   const std::string pool = MakePool(1, false);
+  std::vector<std::string> shared;
   for (int i = 0; i < 3; ++i) {
     auto r = Decide(*nodes_[i], Order(pool, false, kT0 + 10));
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(r->lease.fencing_token, i + 1);
     EXPECT_FALSE(r->lease.exclusive);
+    shared.push_back(r->lease.id);
   }
   // The same profile through an exclusive order (another pool's view of
-  // it): refused while shared leases are active.
-  EXPECT_EQ(Decide(*nodes_[0], Order(pool, true, kT0 + 11)).status().code(),
+  // it): refused while any shared lease is active, granted after the last
+  // one is released; then shared orders wait for it.
+  for (const std::string& id : shared) {
+    EXPECT_EQ(Decide(*nodes_[0], Order(pool, true, kT0 + 11)).status().code(),
+              ErrorCode::kNoProfileAvailable);
+    ASSERT_TRUE(Release(*nodes_[1], org_.id, id, kT0 + 12).ok());
+  }
+  auto exclusive = Decide(*nodes_[2], Order(pool, true, kT0 + 13));
+  ASSERT_TRUE(exclusive.ok()) << exclusive.status().ToString();
+  EXPECT_EQ(exclusive->lease.fencing_token, 4);
+  EXPECT_EQ(Decide(*nodes_[0], Order(pool, false, kT0 + 14)).status().code(),
             ErrorCode::kNoProfileAvailable);
+  // Once it has expired (60 s TTL), shared again.
+  EXPECT_TRUE(Decide(*nodes_[1], Order(pool, false, kT0 + 13 + 60'000)).ok());
 }
 
 TEST_F(PostgresLeaseDecisionTest, RenewLiveChecksTokenStateAndOrganization) {

@@ -382,18 +382,17 @@ namespace {
   "p.organization_id, p.id, p.config, p.revision, p.created_at, p.updated_at"
 
 // The next free enabled member of the pool in the order's order, locked.
-// An exclusive order skips rows another transaction has locked (another
-// node granting them); a shared one waits for them.
+// Free: the profile row's exclusive_until / shared_until (kept by a trigger
+// on leases, migration 0006) are past. An exclusive order skips rows
+// another transaction has locked (another node granting them); a shared one
+// waits for them, and PostgreSQL re-checks the condition on the row as the
+// other transaction left it.
 std::string CandidateSql(bool exclusive, bool lru) {
   std::string sql =
-      "SELECT " AGENTRY_PROFILE_COLUMNS
-      " FROM pool_members m JOIN profiles p "
+      "SELECT p.id FROM pool_members m JOIN profiles p "
       "ON p.organization_id = m.organization_id AND p.id = m.profile_id "
       "WHERE m.organization_id = $1 AND m.pool_id = $2 AND p.enabled "
-      "AND NOT EXISTS (SELECT 1 FROM leases l WHERE "
-      "l.organization_id = p.organization_id AND l.profile_id = p.id "
-      "AND l.released_at IS NULL AND l.expires_at > $3 "
-      "AND (l.exclusive OR $4)) ";
+      "AND p.exclusive_until <= $3 AND (NOT $4 OR p.shared_until <= $3) ";
   sql += lru ? "ORDER BY p.last_leased_at ASC NULLS FIRST, "
                "p.last_grant_seq ASC, p.id ASC "
              : "ORDER BY p.last_leased_at DESC NULLS LAST, "
@@ -417,58 +416,6 @@ Result<int> RetryAfterS(PgConnection& c, const LeaseOrder& o) {
   return static_cast<int>(std::clamp<int64_t>(s, 1, 86400));
 }
 
-Status DecideIn(PgConnection& c, const LeaseOrder& o, DecidedLease& out) {
-  const std::string candidate_sql = CandidateSql(o.exclusive, o.lru);
-  // A candidate locked after another node's grant of it committed was
-  // chosen from an older snapshot: the check below, a new statement, sees
-  // that grant; the next round's snapshot no longer offers it.
-  for (int round = 0; round < 8; ++round) {
-    PgResult found = c.Exec(candidate_sql, o.organization_id, o.pool_id,
-                            o.now_ms, o.exclusive);
-    AGENTRY_RETURN_IF_ERROR(found.status());
-    if (found.rows() == 0) break;
-    AGENTRY_ASSIGN_OR_RETURN(Profile profile,
-                             ReadConfigRow<Profile>(found, 0, "profile"));
-    PgResult busy = c.Exec(
-        "SELECT 1 FROM leases WHERE organization_id = $1 AND profile_id = $2 "
-        "AND released_at IS NULL AND expires_at > $3 AND (exclusive OR $4) "
-        "LIMIT 1",
-        o.organization_id, profile.id, o.now_ms, o.exclusive);
-    AGENTRY_RETURN_IF_ERROR(busy.status());
-    if (busy.rows() > 0) continue;
-    PgResult token = c.Exec(
-        "UPDATE profiles SET fencing_token = fencing_token + 1, "
-        "last_leased_at = GREATEST(COALESCE(last_leased_at, 0), $3), "
-        "last_grant_seq = nextval('lease_grants') "
-        "WHERE organization_id = $1 AND id = $2 RETURNING fencing_token",
-        o.organization_id, profile.id, o.now_ms);
-    AGENTRY_RETURN_IF_ERROR(token.status());
-    if (token.rows() != 1) continue;  // deleted meanwhile
-    Lease& l = out.lease;
-    l.id = o.lease_id;
-    l.organization_id = o.organization_id;
-    l.pool_id = o.pool_id;
-    l.profile_id = profile.id;
-    l.exclusive = o.exclusive;
-    l.holder = o.holder;
-    l.fencing_token = token.Int64(0, 0);
-    l.acquired_at_ms = o.now_ms;
-    l.expires_at_ms = o.now_ms + o.ttl_ms;
-    l.released_at_ms.reset();
-    AGENTRY_RETURN_IF_ERROR(
-        c.Exec("INSERT INTO leases (" AGENTRY_LEASE_COLUMNS
-               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
-               l.id, l.organization_id, l.pool_id, l.profile_id, l.exclusive,
-               l.holder, l.fencing_token, l.acquired_at_ms, l.expires_at_ms)
-            .status());
-    out.profile = std::move(profile);
-    return Status::Ok();
-  }
-  AGENTRY_ASSIGN_OR_RETURN(int retry, RetryAfterS(c, o));
-  return Status::NoProfileAvailable(
-      "every profile of the pool is leased or disabled", retry);
-}
-
 Result<Profile> ProfileOf(PgConnection& c, std::string_view organization_id,
                           std::string_view profile_id) {
   PgResult r = c.Exec("SELECT " AGENTRY_PROFILE_COLUMNS
@@ -481,6 +428,58 @@ Result<Profile> ProfileOf(PgConnection& c, std::string_view organization_id,
                             " not found");
   }
   return ReadConfigRow<Profile>(r, 0, "profile");
+}
+
+Status DecideIn(PgConnection& c, const LeaseOrder& o, DecidedLease& out) {
+  const std::string candidate_sql = CandidateSql(o.exclusive, o.lru);
+  // Belt and braces: the check below, a new statement, looks at the
+  // leases themselves; a candidate it refuses is not offered again (the
+  // next round's snapshot sees what made it busy).
+  for (int round = 0; round < 8; ++round) {
+    PgResult found = c.Exec(candidate_sql, o.organization_id, o.pool_id,
+                            o.now_ms, o.exclusive);
+    AGENTRY_RETURN_IF_ERROR(found.status());
+    if (found.rows() == 0) break;
+    const std::string profile_id = found.Text(0, 0);
+    PgResult busy = c.Exec(
+        "SELECT 1 FROM leases WHERE organization_id = $1 AND profile_id = $2 "
+        "AND released_at IS NULL AND expires_at > $3 AND (exclusive OR $4) "
+        "LIMIT 1",
+        o.organization_id, profile_id, o.now_ms, o.exclusive);
+    AGENTRY_RETURN_IF_ERROR(busy.status());
+    if (busy.rows() > 0) continue;
+    PgResult token = c.Exec(
+        "UPDATE profiles SET fencing_token = fencing_token + 1, "
+        "last_leased_at = GREATEST(COALESCE(last_leased_at, 0), $3), "
+        "last_grant_seq = nextval('lease_grants') "
+        "WHERE organization_id = $1 AND id = $2 RETURNING fencing_token",
+        o.organization_id, profile_id, o.now_ms);
+    AGENTRY_RETURN_IF_ERROR(token.status());
+    if (token.rows() != 1) continue;  // deleted meanwhile
+    Lease& l = out.lease;
+    l.id = o.lease_id;
+    l.organization_id = o.organization_id;
+    l.pool_id = o.pool_id;
+    l.profile_id = profile_id;
+    l.exclusive = o.exclusive;
+    l.holder = o.holder;
+    l.fencing_token = token.Int64(0, 0);
+    l.acquired_at_ms = o.now_ms;
+    l.expires_at_ms = o.now_ms + o.ttl_ms;
+    l.released_at_ms.reset();
+    AGENTRY_RETURN_IF_ERROR(
+        c.Exec("INSERT INTO leases (" AGENTRY_LEASE_COLUMNS
+               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+               l.id, l.organization_id, l.pool_id, l.profile_id, l.exclusive,
+               l.holder, l.fencing_token, l.acquired_at_ms, l.expires_at_ms)
+            .status());
+    AGENTRY_ASSIGN_OR_RETURN(out.profile,
+                             ProfileOf(c, o.organization_id, profile_id));
+    return Status::Ok();
+  }
+  AGENTRY_ASSIGN_OR_RETURN(int retry, RetryAfterS(c, o));
+  return Status::NoProfileAvailable(
+      "every profile of the pool is leased or disabled", retry);
 }
 
 #undef AGENTRY_PROFILE_COLUMNS
