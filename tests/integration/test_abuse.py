@@ -429,6 +429,36 @@ class ProtocolAbuseTest(AbuseCase):
                 self.assert_refused(name, answers, closed, allowed=(400, 431))
                 self.assert_serving(name)
 
+    def test_no_body_after_a_refused_head(self):
+        # Found by fuzz/request_fuzz.cc: a HEAD refused before routing (here
+        # for a byte the parser does not allow in a target) was answered
+        # with its error body, which a client takes for the next answer.
+        cases = {
+            "invalid byte in the target": b"HEAD /v1/agents/a\x9d HTTP/1.1\r\nHost: x\r\n\r\n",
+            "header too large": b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
+                                + b"a" * 20000 + b"\r\n\r\n",
+        }
+        for name, data in cases.items():
+            with self.subTest(case=name):
+                sock = socket.create_connection((HOST, self.server.port), timeout=5)
+                buf = b""
+                try:
+                    sock.sendall(data)
+                    while True:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            break
+                        buf += chunk
+                except OSError:
+                    pass
+                finally:
+                    sock.close()
+                head, _, rest = buf.partition(b"\r\n\r\n")
+                status = int(head[9:12])
+                record(status, f"raw: HEAD {name}")
+                self.assertTrue(400 <= status < 500, head)
+                self.assertEqual(rest, b"", f"a body after the HEAD answer: {rest[:80]!r}")
+
     def test_unknown_http_versions(self):
         cases = {
             "HTTP/3.0": b"GET /healthz HTTP/3.0\r\nHost: x\r\n\r\n",

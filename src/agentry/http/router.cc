@@ -1,8 +1,32 @@
 #include "agentry/http/router.h"
 
+#include <boost/url/parse.hpp>
 #include <stdexcept>
 
 namespace agentry::http {
+
+bool SplitTarget(std::string_view target, std::vector<std::string>& segments,
+                 std::vector<std::pair<std::string, std::string>>& query) {
+  const boost::core::string_view t(target.data(), target.size());
+  boost::system::result<boost::urls::url_view> parsed;
+  if (t.starts_with("http://") || t.starts_with("https://")) {
+    parsed = boost::urls::parse_absolute_uri(t);  // absolute-form
+  } else {
+    parsed = boost::urls::parse_origin_form(t);
+  }
+  if (!parsed) return false;
+  size_t n = 0;
+  for (auto seg : parsed->segments()) {
+    if (n == segments.size()) segments.emplace_back();
+    segments[n++].assign(seg.data(), seg.size());
+  }
+  segments.resize(n);
+  for (auto p : parsed->params()) {
+    query.emplace_back(std::string(p.key),
+                       p.has_value ? std::string(p.value) : std::string());
+  }
+  return true;
+}
 
 struct Router::Node {
   std::unordered_map<std::string, std::unique_ptr<Node>> literal;

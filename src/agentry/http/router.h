@@ -55,6 +55,14 @@ struct Route {
   size_t index = 0;            // dense, for per-route metrics
 };
 
+// Splits a request target — origin-form ("/v1/agents/x?limit=5") or
+// absolute-form ("http://host/v1/agents/x") — into its percent-decoded path
+// segments and query parameters (Boost.URL), reusing the strings already in
+// `segments`; `query` is appended to. False when it is not a valid target
+// (then both are unspecified).
+bool SplitTarget(std::string_view target, std::vector<std::string>& segments,
+                 std::vector<std::pair<std::string, std::string>>& query);
+
 class Router {
  public:
   Router();

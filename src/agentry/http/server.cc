@@ -21,8 +21,6 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/url_view.hpp>
 #include <charconv>
 #include <cmath>
 #include <mutex>
@@ -448,8 +446,11 @@ class Server::Impl {
         const Dialect dialect = DialectForTarget(std::string_view(
             parser.get().target().data(), parser.get().target().size()));
         Response resp = ErrorResponse(st, id, dialect);
-        co_await Write(*conn, head, resp, id, /*keep_alive=*/false,
-                       /*head_only=*/false);
+        // No body after a HEAD (when its start line was read): the client
+        // would take the body for the next answer.
+        const bool head_only =
+            parser.get().method() == boost::beast::http::verb::head;
+        co_await Write(*conn, head, resp, id, /*keep_alive=*/false, head_only);
         Record(nullptr, "-", resp.status, start, id, conn->remote);
         co_await DrainAndClose(*conn);
         break;
@@ -523,29 +524,10 @@ class Server::Impl {
   // handler. Returns the answer, or nullopt when the matched route's handler
   // must run on a worker (*matched is then set).
   std::optional<Response> Dispatch(Request& req, const Route** matched) {
-    boost::core::string_view target(req.target.data(), req.target.size());
-    boost::system::result<boost::urls::url_view> parsed;
-    if (target.starts_with("http://") || target.starts_with("https://")) {
-      parsed = boost::urls::parse_absolute_uri(target);  // absolute-form
-    } else {
-      parsed = boost::urls::parse_origin_form(target);
-    }
-    if (!parsed) {
+    if (!SplitTarget(req.target, req.segments, req.query)) {
       return ErrorResponse(
           Status::InvalidRequest("invalid request target", "path"),
           req.request_id);
-    }
-    // Reuse the strings of the connection's previous request.
-    size_t n = 0;
-    for (auto seg : parsed->segments()) {
-      if (n == req.segments.size()) req.segments.emplace_back();
-      req.segments[n++].assign(seg.data(), seg.size());
-    }
-    req.segments.resize(n);
-    for (auto p : parsed->params()) {
-      req.query.emplace_back(std::string(p.key), p.has_value
-                                                     ? std::string(p.value)
-                                                     : std::string());
     }
     Router::Match m = router_.Find(req.method, req.segments);
     if (!m.route) {
@@ -584,11 +566,8 @@ class Server::Impl {
   Response Preflight(Request& req, bool allowed) {
     if (!allowed) {
       std::vector<std::string> segments;
-      auto parsed = boost::urls::parse_origin_form(
-          boost::core::string_view(req.target.data(), req.target.size()));
-      if (parsed) {
-        for (auto seg : parsed->segments()) segments.emplace_back(seg);
-      }
+      std::vector<std::pair<std::string, std::string>> query;
+      if (!SplitTarget(req.target, segments, query)) segments.clear();
       return ErrorResponse(
           Status::Forbidden("browser-origin requests are refused; call this "
                             "API from a server"),
