@@ -77,6 +77,7 @@ class Node:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()  # never left running behind a failed start
                 self.log.seek(0)
                 sys.exit(f"{name} did not start:\n{self.log.read()[-2000:]}")
             time.sleep(0.02)
