@@ -1004,6 +1004,25 @@ class LeasesTest(LeaseTestCase):
         self.assertEqual(self.cycle(pool["id"], 3), [ids[1]] * 3)
         self.assertEqual(self.get_lease(held["id"])["fencing_token"], 7)
 
+    def test_use_order_is_shared_by_the_pools_of_a_profile(self):
+        profiles = self.create_profiles(4)
+        ids = [p["id"] for p in profiles]
+        lru_a = self.create_pool(profiles=profiles[:3])
+        lru_b = self.create_pool(profiles=profiles)
+        mru = self.create_pool(profiles=profiles[1:], selection_strategy=MRU)
+        # A grant through one pool makes the profile recent in every pool.
+        self.assertEqual(self.cycle(lru_a["id"], 2), ids[:2])
+        self.assertEqual(self.cycle(lru_b["id"], 2), [ids[2], ids[3]])
+        self.assertEqual(self.cycle(mru["id"], 1), [ids[3]])
+        self.assertEqual(self.cycle(lru_a["id"], 3), [ids[0], ids[1], ids[2]])
+        self.assertEqual(self.cycle(lru_b["id"], 1), [ids[3]])
+        # A member removed and added again keeps its place in the order.
+        self.req("DELETE", f"/v1/agent-profile-pools/{lru_b['id']}/profiles/{ids[0]}",
+                 expect=204)
+        self.assertEqual(self.cycle(lru_b["id"], 1), [ids[1]])
+        self.add_members(lru_b["id"], [ids[0]])
+        self.assertEqual(self.cycle(lru_b["id"], 2), [ids[0], ids[2]])
+
     def test_fencing_tokens_count_grants_across_pools(self):
         profile = self.create_profile()
         a = self.create_pool(profiles=[profile])

@@ -114,9 +114,33 @@ LeaseService::PoolState* LeaseService::FindPool(
   return it == org->pools.end() ? nullptr : &it->second;
 }
 
+LeaseService::ProfileState& LeaseService::ProfileOf(OrgState& org,
+                                                    const std::string& id) {
+  auto [it, inserted] = org.profiles.try_emplace(id);
+  if (inserted) it->second.id = it->first;
+  return it->second;
+}
+
+LeaseService::UseKey LeaseService::KeyOf(ProfileState& p) {
+  return UseKey{p.last_start_ms.value_or(INT64_MIN), p.last_grant_seq, p.id,
+                &p};
+}
+
+void LeaseService::Join(PoolState& pool, ProfileState& p) {
+  if (!pool.members.insert(std::string(p.id)).second) return;
+  pool.by_use.insert(KeyOf(p));
+  p.pools.insert(pool.pool.id);
+}
+
+void LeaseService::Leave(PoolState& pool, ProfileState& p) {
+  if (pool.members.erase(std::string(p.id)) == 0) return;
+  pool.by_use.erase(KeyOf(p));
+  p.pools.erase(pool.pool.id);
+}
+
 void LeaseService::InstallProfile(const Profile& profile) {
   OrgState& org = orgs_[profile.organization_id];
-  ProfileState& p = org.profiles[profile.id];
+  ProfileState& p = ProfileOf(org, profile.id);
   if (p.profile && p.profile->revision >= profile.revision) return;
   p.profile = std::make_shared<const Profile>(profile);
   p.json = std::make_shared<const std::string>(SerializeProfile(profile));
@@ -178,7 +202,7 @@ void LeaseService::Rebuild(LeaseSnapshot s,
   }
   for (const Profile& p : s.profiles) InstallProfile(p);
   for (const ProfileLeaseState& ls : s.lease_states) {
-    ProfileState& p = orgs_[ls.organization_id].profiles[ls.profile_id];
+    ProfileState& p = ProfileOf(orgs_[ls.organization_id], ls.profile_id);
     p.token = ls.fencing_token;
     p.last_start_ms = ls.last_leased_at_ms;
   }
@@ -188,8 +212,7 @@ void LeaseService::Rebuild(LeaseSnapshot s,
     auto pool = org.pools.find(m.pool_id);
     auto profile = org.profiles.find(m.profile_id);
     if (pool == org.pools.end() || profile == org.profiles.end()) continue;
-    pool->second.members.insert(m.profile_id);
-    profile->second.pools.insert(m.pool_id);
+    Join(pool->second, profile->second);
   }
   // Shared store: leases live in the database only.
   if (shared_) s.live_leases.clear();
@@ -370,9 +393,10 @@ Status LeaseService::DeleteProfile(const Principal& caller, std::string_view id,
   if (OrgState* org = Org(caller.organization_id)) {
     auto p = org->profiles.find(current.id);
     if (p != org->profiles.end()) {
-      for (const std::string& pool_id : p->second.pools) {
+      const std::set<std::string> pools = p->second.pools;
+      for (const std::string& pool_id : pools) {
         auto pool = org->pools.find(pool_id);
-        if (pool != org->pools.end()) pool->second.members.erase(current.id);
+        if (pool != org->pools.end()) Leave(pool->second, p->second);
       }
       org->profiles.erase(p);
     }
@@ -548,8 +572,7 @@ Result<std::pair<size_t, size_t>> LeaseService::AddMembers(
     for (const std::string& id : profile_ids) {
       auto p = org->profiles.find(id);
       if (p == org->profiles.end()) continue;  // deleted meanwhile
-      pool->members.insert(id);
-      p->second.pools.insert(pool->pool.id);
+      Join(*pool, p->second);
     }
     count = pool->members.size();
     Serve(*org, {pool->pool.id}, clock_.NowMs(), later);
@@ -572,9 +595,12 @@ Result<std::pair<size_t, size_t>> LeaseService::RemoveMembers(
   PoolState* pool = FindPool(caller.organization_id, pool_id);
   if (org == nullptr || pool == nullptr) return PoolNotFound(pool_id);
   for (const std::string& id : profile_ids) {
-    pool->members.erase(id);
     auto p = org->profiles.find(id);
-    if (p != org->profiles.end()) p->second.pools.erase(pool->pool.id);
+    if (p != org->profiles.end()) {
+      Leave(*pool, p->second);
+    } else {
+      pool->members.erase(id);
+    }
   }
   return std::make_pair(removed, pool->members.size());
 }
@@ -630,25 +656,31 @@ bool LeaseService::Free(ProfileState& p, bool exclusive, int64_t now_ms) {
 
 LeaseService::ProfileState* LeaseService::Pick(OrgState& org, PoolState& pool,
                                                int64_t now_ms) {
-  ProfileState* best = nullptr;
-  for (const std::string& id : pool.members) {  // ascending ids: ties by id
-    auto it = org.profiles.find(id);
-    if (it == org.profiles.end()) continue;
-    ProfileState& p = it->second;
-    if (!p.enabled || !Free(p, pool.exclusive, now_ms)) continue;
-    if (best == nullptr) {
-      best = &p;
-      continue;
+  (void)org;
+  // Never leased counts as least recently used; grants of one millisecond
+  // are told apart by their order; ties (never granted since start, same
+  // stored time) go to the smallest id.
+  if (pool.lru) {
+    for (const UseKey& k : pool.by_use) {
+      if (k.profile->enabled && Free(*k.profile, pool.exclusive, now_ms)) {
+        return k.profile;
+      }
     }
-    // Never leased counts as least recently used; grants of one millisecond
-    // are told apart by their order.
-    const std::pair<int64_t, uint64_t> mine{p.last_start_ms.value_or(INT64_MIN),
-                                            p.last_grant_seq};
-    const std::pair<int64_t, uint64_t> theirs{
-        best->last_start_ms.value_or(INT64_MIN), best->last_grant_seq};
-    if (pool.lru ? mine < theirs : mine > theirs) best = &p;
+    return nullptr;
   }
-  return best;
+  // Most recently used: from the end; within a run of equal times the
+  // last free one met has the smallest id.
+  const UseKey* best = nullptr;
+  for (auto it = pool.by_use.rbegin(); it != pool.by_use.rend(); ++it) {
+    if (best != nullptr && (it->last_start_ms != best->last_start_ms ||
+                            it->grant_seq != best->grant_seq)) {
+      break;
+    }
+    if (it->profile->enabled && Free(*it->profile, pool.exclusive, now_ms)) {
+      best = &*it;
+    }
+  }
+  return best == nullptr ? nullptr : best->profile;
 }
 
 std::string LeaseService::LeaseJson(const Lease& lease, const ProfileState* p,
@@ -734,8 +766,20 @@ void LeaseService::Grant(OrgState& org, PoolState& pool, ProfileState& p,
   lease.acquired_at_ms = now_ms;
   lease.expires_at_ms =
       now_ms + int64_t{1000} * request.ttl_seconds.value_or(pool.default_ttl_s);
+  // The profile moves to the recent end of each of its pools' use order.
+  std::vector<PoolState*> pools;
+  pools.reserve(p.pools.size());
+  for (const std::string& id : p.pools) {
+    if (id == pool.pool.id) {
+      pools.push_back(&pool);
+    } else if (auto it = org.pools.find(id); it != org.pools.end()) {
+      pools.push_back(&it->second);
+    }
+  }
+  for (PoolState* s : pools) s->by_use.erase(KeyOf(p));
   p.last_start_ms = std::max(p.last_start_ms.value_or(now_ms), now_ms);
   p.last_grant_seq = ++grant_seq_;
+  for (PoolState* s : pools) s->by_use.insert(KeyOf(p));
   if (lease.exclusive) {
     p.exclusive = lease.id;
   } else {
@@ -786,11 +830,11 @@ void LeaseService::Undo(const std::string& lease_id) {
 }
 
 int LeaseService::RetryAfter(OrgState& org, PoolState& pool, int64_t now_ms) {
+  (void)org;
   int64_t earliest = INT64_MAX;
-  for (const std::string& id : pool.members) {
-    auto it = org.profiles.find(id);
-    if (it == org.profiles.end() || !it->second.enabled) continue;
-    const ProfileState& p = it->second;
+  for (const UseKey& k : pool.by_use) {
+    if (!k.profile->enabled) continue;
+    const ProfileState& p = *k.profile;
     auto consider = [&](const std::string& lease_id) {
       auto l = leases_.find(lease_id);
       if (l != leases_.end() && l->second.ActiveAt(now_ms)) {

@@ -51,6 +51,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -188,6 +189,7 @@ class LeaseService {
     Answer done;
   };
   struct ProfileState {
+    std::string_view id;  // the key of its node in OrgState::profiles
     std::shared_ptr<const Profile> profile;   // sealed configuration
     std::shared_ptr<const std::string> json;  // SerializeProfile, once
     bool enabled = true;
@@ -199,12 +201,28 @@ class LeaseService {
     std::set<std::string> shared;          // lease ids
     std::set<std::string> pools;
   };
+  // A member's place in its pools' use order: least recently granted
+  // first (never granted first of all), ties by id.
+  struct UseKey {
+    int64_t last_start_ms;
+    uint64_t grant_seq;
+    std::string_view id;
+    ProfileState* profile;
+    bool operator<(const UseKey& o) const {
+      return std::tie(last_start_ms, grant_seq, id) <
+             std::tie(o.last_start_ms, o.grant_seq, o.id);
+    }
+  };
+  static UseKey KeyOf(ProfileState& p);
   struct PoolState {
     Pool pool;
     bool exclusive = true;
     bool lru = true;
     int default_ttl_s = 300;
     std::set<std::string> members;
+    // The same members in use order: Pick walks it from the end the
+    // strategy prefers (ProfileState nodes are stable: node-based map).
+    std::set<UseKey> by_use;
     std::deque<Waiter> waiters;
     TimerQueue::Id timer = 0;
     int64_t timer_at_ms = 0;
@@ -222,6 +240,11 @@ class LeaseService {
 
   // All below: mu_ held.
   OrgState* Org(std::string_view organization_id);
+  // The organization's state of profile `id`, made empty when new.
+  static ProfileState& ProfileOf(OrgState& org, const std::string& id);
+  // Membership, in both of the pool's orders and the profile's pools.
+  static void Join(PoolState& pool, ProfileState& p);
+  static void Leave(PoolState& pool, ProfileState& p);
   PoolState* FindPool(std::string_view organization_id, std::string_view id);
   // Drops expired leases of `p`; true when it can be leased in `exclusive`
   // mode at `now_ms`.

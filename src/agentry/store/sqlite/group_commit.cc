@@ -96,13 +96,13 @@ void GroupCommitWriter::RunBatch(std::vector<Pending>& batch) {
 
   std::vector<Status> results(batch.size());  // ok until a job says otherwise
   Status batch_error;  // non-ok: nothing of this batch is written
-  const Status begin = conn_->Exec("BEGIN IMMEDIATE");
+  const Status begin = conn_->Run("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     batch_error = Status::Unavailable("could not begin a write transaction: " +
                                       begin.message());
   }
   for (size_t i = 0; batch_error.ok() && i < batch.size(); ++i) {
-    Status st = conn_->Exec(kSavepoint);
+    Status st = conn_->Run(kSavepoint);
     if (!st.ok()) {
       batch_error =
           Status::Unavailable("could not open a savepoint: " + st.message());
@@ -124,13 +124,13 @@ void GroupCommitWriter::RunBatch(std::vector<Pending>& batch) {
       break;
     }
     if (st.ok()) {
-      const Status released = conn_->Exec(kRelease);
+      const Status released = conn_->Run(kRelease);
       if (released.ok()) continue;
       st = released;
     }
     results[i] = std::move(st);
-    const Status rolled_back = conn_->Exec(kRollbackTo);
-    const Status released = conn_->Exec(kRelease);
+    const Status rolled_back = conn_->Run(kRollbackTo);
+    const Status released = conn_->Run(kRelease);
     if (!rolled_back.ok() || !released.ok()) {
       // The job's changes could not be undone alone: undo the batch.
       batch_error = Status::Unavailable(
@@ -139,7 +139,7 @@ void GroupCommitWriter::RunBatch(std::vector<Pending>& batch) {
     }
   }
   if (batch_error.ok()) {
-    const Status commit = conn_->Exec("COMMIT");
+    const Status commit = conn_->Run("COMMIT");
     if (!commit.ok()) {
       batch_error = Status::Unavailable("commit failed: " + commit.message());
     }

@@ -201,8 +201,13 @@ Status SqliteConnection::Exec(std::string_view sql) {
   return SqliteStatus(rc, text.substr(0, text.find('\n')), detail);
 }
 
+Status SqliteConnection::Run(std::string_view sql) {
+  AGENTRY_ASSIGN_OR_RETURN(SqliteStatement stmt, Prepare(sql));
+  return stmt.Run();
+}
+
 Result<SqliteStatement> SqliteConnection::Prepare(std::string_view sql) {
-  auto it = cache_.find(std::string(sql));
+  auto it = cache_.find(sql);
   if (it != cache_.end() && !it->second.in_use) {
     it->second.in_use = true;
     return SqliteStatement(this, it->second.stmt, &it->second.in_use);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -126,6 +127,9 @@ class SqliteConnection {
   // Runs constant SQL, possibly several statements; result rows are ignored.
   // Never format values into `sql`: use Prepare and Bind.
   Status Exec(std::string_view sql);
+  // Runs one constant statement (transaction control on a hot path:
+  // SAVEPOINT, RELEASE, BEGIN, COMMIT), prepared once and cached.
+  Status Run(std::string_view sql);
 
   // A prepared statement for `sql` (exactly one statement), from the cache
   // when possible. If the cached one is already borrowed (nested use), a
@@ -153,8 +157,16 @@ class SqliteConnection {
 
   sqlite3* db_;
   std::string path_;
+  // Looks up by string_view without building a std::string.
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sql) const {
+      return std::hash<std::string_view>{}(sql);
+    }
+  };
   // Node-based map: CachedStatement::in_use addresses stay valid.
-  std::unordered_map<std::string, CachedStatement> cache_;
+  std::unordered_map<std::string, CachedStatement, SqlHash, std::equal_to<>>
+      cache_;
 };
 
 }  // namespace agentry
