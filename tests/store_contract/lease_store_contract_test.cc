@@ -302,5 +302,32 @@ TYPED_TEST(LeaseStoreTest, GrantsRenewalsAndReleasesAreDurable) {
   EXPECT_EQ(this->leases().Load(kT0)->lease_states[0].fencing_token, 2);
 }
 
+TYPED_TEST(LeaseStoreTest, GrantOfAProfileThatIsGoneWritesNothing) {
+  auto [org, admin] = this->CreateOrg("leases-gone");
+  Pool pool = MakePool(org.id, "p");
+  Profile kept = MakeProfile(org.id, "kept");
+  Profile gone = MakeProfile(org.id, "gone");
+  ASSERT_TRUE(this->pools().Create(pool).ok());
+  ASSERT_TRUE(this->profiles().Create(kept).ok());
+  ASSERT_TRUE(this->profiles().Create(gone).ok());
+  ASSERT_TRUE(this->profiles().Delete(org.id, gone.id, std::nullopt).ok());
+
+  Lease orphan = MakeLease(pool, gone, 1, kT0 + 1000);
+  EXPECT_EQ(
+      Wait([&](auto done) { this->leases().Grant(orphan, done); }).code(),
+      ErrorCode::kNotFound);
+  EXPECT_EQ(this->leases().Get(org.id, orphan.id).status().code(),
+            ErrorCode::kNotFound);
+  // The next grant of a profile that exists is unaffected.
+  Lease fine = MakeLease(pool, kept, 1, kT0 + 2000);
+  ASSERT_TRUE(Wait([&](auto done) { this->leases().Grant(fine, done); }).ok());
+  auto snapshot = this->leases().Load(kT0 + 2000);
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->live_leases.size(), 1u);
+  EXPECT_EQ(snapshot->live_leases[0].id, fine.id);
+  ASSERT_EQ(snapshot->lease_states.size(), 1u);
+  EXPECT_EQ(snapshot->lease_states[0].fencing_token, 1);
+}
+
 }  // namespace
 }  // namespace agentry

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <latch>
 #include <memory>
 #include <set>
@@ -537,6 +538,70 @@ TEST(SqliteStoreTest, MigrationsAreRecordedOnceAndWalIsOn) {
   ASSERT_TRUE(mode.ok());
   ASSERT_TRUE(*mode->Step());
   EXPECT_EQ(mode->Text(0), "wal");
+}
+
+// A database written before 0005_lease_hot_path keeps its profiles' fencing
+// tokens and last grant times through the migration.
+TEST(SqliteStoreTest, LeaseHotPathMigrationKeepsTokens) {
+  SqliteBackend backend;
+  std::filesystem::create_directories(
+      std::filesystem::path(backend.path()).parent_path());
+  {
+    Result<std::unique_ptr<SqliteConnection>> conn =
+        SqliteConnection::Open(backend.path());
+    ASSERT_TRUE(conn.ok());
+    SqliteConnection& c = **conn;
+    ASSERT_TRUE(c.Exec("CREATE TABLE schema_migrations (version INTEGER "
+                       "PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER "
+                       "NOT NULL) STRICT")
+                    .ok());
+    for (size_t i = 0; i < kSqliteMigrationsCount; ++i) {
+      const Migration& m = kSqliteMigrations[i];
+      if (m.version >= 5) break;
+      ASSERT_TRUE(c.Exec(m.sql).ok()) << m.name;
+      Result<SqliteStatement> rec = c.Prepare(
+          "INSERT INTO schema_migrations (version, name, applied_at) "
+          "VALUES (?, ?, ?)");
+      ASSERT_TRUE(rec.ok());
+      rec->BindAll(m.version, m.name, kT0);
+      ASSERT_TRUE(rec->Run().ok());
+    }
+    Result<SqliteStatement> org = c.Prepare(
+        "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)");
+    ASSERT_TRUE(org.ok());
+    org->BindAll("org-1", "one", kT0);
+    ASSERT_TRUE(org->Run().ok());
+    for (const auto& [id, token] :
+         {std::pair<std::string, int64_t>{"leased", 7}, {"never", 0}}) {
+      Result<SqliteStatement> p = c.Prepare(
+          "INSERT INTO profiles (organization_id, id, config, enabled, "
+          "revision, fencing_token, last_leased_at, created_at, updated_at) "
+          "VALUES ('org-1', ?, '{\"name\":\"p\"}', 1, 1, ?, ?, ?, ?)");
+      ASSERT_TRUE(p.ok()) << p.status().ToString();
+      p->Bind(1, id).Bind(2, token);
+      if (token > 0) {
+        p->Bind(3, kT0 + 5);
+      } else {
+        p->Bind(3, std::nullopt);
+      }
+      p->Bind(4, kT0).Bind(5, kT0);
+      ASSERT_TRUE(p->Run().ok());
+    }
+  }
+  Result<std::unique_ptr<Store>> store = OpenStore(backend.url());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<LeaseSnapshot> snapshot = (*store)->leases().Load(kT0);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  ASSERT_EQ(snapshot->lease_states.size(), 2u);
+  for (const ProfileLeaseState& s : snapshot->lease_states) {
+    if (s.profile_id == "leased") {
+      EXPECT_EQ(s.fencing_token, 7);
+      EXPECT_EQ(s.last_leased_at_ms, kT0 + 5);
+    } else {
+      EXPECT_EQ(s.fencing_token, 0);
+      EXPECT_EQ(s.last_leased_at_ms, std::nullopt);
+    }
+  }
 }
 
 TEST(SqliteStoreTest, RefusesADatabaseFromANewerBinary) {

@@ -240,6 +240,10 @@ bool SqliteConnection::InTransaction() const {
   return sqlite3_get_autocommit(db_) == 0;
 }
 
+int SqliteConnection::LastErrorCode() const {
+  return sqlite3_extended_errcode(db_);
+}
+
 Status SqliteConnection::Error(int rc, std::string_view context) const {
   return SqliteStatus(rc, context, sqlite3_errmsg(db_));
 }

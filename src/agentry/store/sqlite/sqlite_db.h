@@ -141,6 +141,8 @@ class SqliteConnection {
   // True inside an explicit transaction (BEGIN … not yet committed or rolled
   // back). SQLite may roll a transaction back by itself after some errors.
   bool InTransaction() const;
+  // The extended result code of the most recent failed call.
+  int LastErrorCode() const;
   // The Status for `rc` with this connection's error message.
   Status Error(int rc, std::string_view context) const;
   const std::string& path() const { return path_; }

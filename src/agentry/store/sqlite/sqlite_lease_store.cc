@@ -1,5 +1,7 @@
 #include "agentry/store/sqlite/sqlite_lease_store.h"
 
+#include <sqlite3.h>
+
 #include <boost/json/value.hpp>
 #include <utility>
 
@@ -230,17 +232,26 @@ void SqliteLeaseStore::Grant(const Lease& lease, Done done) {
               lease.fencing_token, lease.acquired_at_ms, lease.expires_at_ms);
           AGENTRY_RETURN_IF_ERROR(stmt.Run());
         }
+        // The profile's token and start time (a narrow table: few pages
+        // per batch). Its foreign key refuses a profile that is gone.
         AGENTRY_ASSIGN_OR_RETURN(
             SqliteStatement stmt,
-            c.Prepare("UPDATE profiles SET "
-                      "fencing_token = max(fencing_token, ?), "
-                      "last_leased_at = max(coalesce(last_leased_at, 0), ?) "
-                      "WHERE organization_id = ? AND id = ?"));
-        stmt.BindAll(lease.fencing_token, lease.acquired_at_ms,
-                     lease.organization_id, lease.profile_id);
-        AGENTRY_RETURN_IF_ERROR(stmt.Run());
-        if (c.Changes() != 1) {
-          return Status::NotFound("profile " + lease.profile_id + " not found");
+            c.Prepare("INSERT INTO profile_grants (organization_id, "
+                      "profile_id, fencing_token, last_leased_at) "
+                      "VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT (organization_id, profile_id) DO UPDATE "
+                      "SET fencing_token = max(fencing_token, "
+                      "excluded.fencing_token), "
+                      "last_leased_at = max(last_leased_at, "
+                      "excluded.last_leased_at)"));
+        stmt.BindAll(lease.organization_id, lease.profile_id,
+                     lease.fencing_token, lease.acquired_at_ms);
+        if (Status st = stmt.Run(); !st.ok()) {
+          if (c.LastErrorCode() == SQLITE_CONSTRAINT_FOREIGNKEY) {
+            return Status::NotFound("profile " + lease.profile_id +
+                                    " not found");
+          }
+          return st;
         }
         return Status::Ok();
       },
@@ -305,9 +316,12 @@ Result<LeaseSnapshot> SqliteLeaseStore::Load(int64_t now_ms) {
           {
             AGENTRY_ASSIGN_OR_RETURN(
                 SqliteStatement stmt,
-                c.Prepare("SELECT organization_id, id, config, revision, "
-                          "created_at, updated_at, fencing_token, "
-                          "last_leased_at FROM profiles ORDER BY id"));
+                c.Prepare("SELECT p.organization_id, p.id, p.config, "
+                          "p.revision, p.created_at, p.updated_at, "
+                          "coalesce(g.fencing_token, 0), g.last_leased_at "
+                          "FROM profiles p LEFT JOIN profile_grants g "
+                          "ON g.organization_id = p.organization_id "
+                          "AND g.profile_id = p.id ORDER BY p.id"));
             while (true) {
               AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
               if (!row) break;
