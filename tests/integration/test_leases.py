@@ -1274,6 +1274,15 @@ class LeasesTest(LeaseTestCase):
         renewed = self.renew(lease["id"], {"fencing_token": lease["fencing_token"]})
         self.assertEqual(renewed["profile"]["credentials"], [{"name": "pw"}, {"name": "otp"}])
         self.release(lease["id"])
+        # A changed secret is what the next lease carries (the opened
+        # profile is remembered per revision).
+        new_pw = self.secret("PW2")
+        self.req("PATCH", f"/v1/agent-profiles/{profile['id']}",
+                 body={"credentials": [{"name": "pw", "data": new_pw}]}, expect=200)
+        resp = self.req("POST", f"/v1/agent-profile-pools/{pool['id']}/leases", body={},
+                        key=self.secret_leaser, secrets_ok=True, expect=201)
+        self.assertEqual(resp.body["profile"]["credentials"], [{"name": "pw", "data": new_pw}])
+        self.release(resp.body["id"])
         # A key cannot grant profiles:secrets it lacks.
         writer = self.fast_key(["keys:write", "leases:write"])
         resp = self.call("POST", "/v1/api-keys", key=writer,

@@ -48,7 +48,7 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 
 }  // namespace
 
-std::string FormatRfc3339Ms(int64_t epoch_ms) {
+void AppendRfc3339Ms(std::string& out, int64_t epoch_ms) {
   int64_t days = epoch_ms >= 0 ? epoch_ms / 86400000
                                : -((-epoch_ms + 86399999) / 86400000);
   int64_t rem = epoch_ms - days * 86400000;
@@ -59,10 +59,44 @@ std::string FormatRfc3339Ms(int64_t epoch_ms) {
   const int mm = static_cast<int>(rem / 60000 % 60);
   const int ss = static_cast<int>(rem / 1000 % 60);
   const int ms = static_cast<int>(rem % 1000);
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<long long>(y), m, d, hh, mm, ss, ms);
-  return buf;
+  if (y < 0 || y > 9999) {
+    char buf[48];
+    const int n =
+        std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                      static_cast<long long>(y), m, d, hh, mm, ss, ms);
+    out.append(buf, static_cast<size_t>(n));
+    return;
+  }
+  // "YYYY-MM-DDTHH:MM:SS.mmmZ" without printf (lease answers carry three).
+  char buf[24];
+  const auto two = [](char* at, unsigned v) {
+    at[0] = static_cast<char>('0' + v / 10);
+    at[1] = static_cast<char>('0' + v % 10);
+  };
+  const unsigned year = static_cast<unsigned>(y);
+  two(buf, year / 100);
+  two(buf + 2, year % 100);
+  buf[4] = '-';
+  two(buf + 5, m);
+  buf[7] = '-';
+  two(buf + 8, d);
+  buf[10] = 'T';
+  two(buf + 11, static_cast<unsigned>(hh));
+  buf[13] = ':';
+  two(buf + 14, static_cast<unsigned>(mm));
+  buf[16] = ':';
+  two(buf + 17, static_cast<unsigned>(ss));
+  buf[19] = '.';
+  buf[20] = static_cast<char>('0' + ms / 100);
+  two(buf + 21, static_cast<unsigned>(ms % 100));
+  buf[23] = 'Z';
+  out.append(buf, sizeof(buf));
+}
+
+std::string FormatRfc3339Ms(int64_t epoch_ms) {
+  std::string out;
+  AppendRfc3339Ms(out, epoch_ms);
+  return out;
 }
 
 std::optional<int64_t> ParseRfc3339(std::string_view s) {

@@ -25,6 +25,8 @@ class SystemClock final : public Clock {
 
 // "2026-11-22T19:52:00.123Z" (UTC, always milliseconds).
 std::string FormatRfc3339Ms(int64_t epoch_ms);
+// The same, appended to `out`.
+void AppendRfc3339Ms(std::string& out, int64_t epoch_ms);
 
 // Parses an RFC 3339 timestamp ("…Z" or "…+hh:mm", optional fraction).
 // Returns nullopt when the text is not one.

@@ -41,6 +41,16 @@ TEST(FormatRfc3339MsTest, LeapYears) {
   EXPECT_EQ(FormatRfc3339Ms(1735603200000), "2024-12-31T00:00:00.000Z");
 }
 
+TEST(FormatRfc3339MsTest, AppendsAndHandlesYearsOutsideFourDigits) {
+  std::string out = "at ";
+  AppendRfc3339Ms(out, 1795377120123);
+  EXPECT_EQ(out, "at 2026-11-22T19:52:00.123Z");
+  // Before year 0 and after 9999: the slow path, same fields.
+  EXPECT_EQ(FormatRfc3339Ms(253402300800000), "10000-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Ms(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Ms(-62167219200001).substr(4), "-12-31T23:59:59.999Z");
+}
+
 TEST(ParseRfc3339Test, Utc) {
   EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:00Z"), 0);
   EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:00.000Z"), 0);

@@ -126,6 +126,8 @@ Result<SecretBox> SecretBox::FromKey(std::string_view key) {
   return box;
 }
 
+void WipeString(std::string& s) { sodium_memzero(s.data(), s.size()); }
+
 SecretBox::~SecretBox() { sodium_memzero(key_.data(), key_.size()); }
 
 std::string SecretBox::Seal(std::string_view plaintext,

@@ -83,4 +83,8 @@ class SecretBox {
 // sealed it.
 bool LooksSealed(std::string_view text);
 
+// Overwrites the bytes of `s` with zeros (not optimised away), e.g. before a
+// copy of a secret is freed.
+void WipeString(std::string& s);
+
 }  // namespace agentry

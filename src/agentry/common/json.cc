@@ -456,8 +456,6 @@ size_t Utf8Length(std::string_view s) {
   return n;
 }
 
-namespace {
-
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
@@ -499,6 +497,8 @@ void AppendString(std::string& out, std::string_view s) {
   out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
+
+namespace {
 
 void AppendValue(std::string& out, const bj::value& v);
 

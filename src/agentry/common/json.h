@@ -48,6 +48,9 @@ size_t Utf8Length(std::string_view s);
 // this. Non-finite doubles (never produced by ParseStrict) become null.
 std::string Serialize(const boost::json::value& v);
 std::string Serialize(const boost::json::object& o);
+// Appends `s` as a JSON string (quoted, escaped as Serialize does): for
+// answers written by hand on hot paths.
+void AppendString(std::string& out, std::string_view s);
 
 // Path helpers: Join("model", "name") == "model.name";
 // Index("input_fields", 2) == "input_fields[2]". An empty base gives the

@@ -144,6 +144,7 @@ void LeaseService::InstallProfile(const Profile& profile) {
   if (p.profile && p.profile->revision >= profile.revision) return;
   p.profile = std::make_shared<const Profile>(profile);
   p.json = std::make_shared<const std::string>(SerializeProfile(profile));
+  p.secret_json.reset();
   p.enabled = BoolAt(profile.config, "enabled", true);
 }
 
@@ -683,71 +684,92 @@ LeaseService::ProfileState* LeaseService::Pick(OrgState& org, PoolState& pool,
   return best == nullptr ? nullptr : best->profile;
 }
 
+std::string LeaseService::ProfileJson(const Profile& profile,
+                                      bool with_secrets) const {
+  if (with_secrets) {
+    auto opened = OpenProfileSecrets(
+        profile.config, box_, SecretAd(profile.organization_id, profile.id));
+    if (opened.ok()) {
+      bj::object o;
+      o["id"] = profile.id;
+      AppendConfig(o, *opened);
+      o["created_at"] = FormatRfc3339Ms(profile.created_at_ms);
+      o["updated_at"] = FormatRfc3339Ms(profile.updated_at_ms);
+      return json::Serialize(o);
+    }
+    log::Error("a profile's secrets do not open under the master key",
+               {{"profile_id", profile.id}});
+  }
+  return SerializeProfile(profile);
+}
+
 std::string LeaseService::LeaseJson(const Lease& lease, const ProfileState* p,
                                     bool with_secrets, int64_t now_ms) const {
   if (p == nullptr || !p->profile) {
     return LeaseJsonOf(lease, nullptr, nullptr, with_secrets, now_ms);
   }
-  return LeaseJsonOf(lease, p->profile.get(), p->json.get(), with_secrets,
+  if (!with_secrets) {
+    return LeaseJsonOf(lease, p->profile.get(), p->json.get(), false, now_ms);
+  }
+  // Opened once per revision of the profile (decrypting and serialising
+  // it per grant was a third of a grant's instructions); the copy is wiped
+  // when dropped.
+  if (!p->secret_json) {
+    std::string opened = ProfileJson(*p->profile, true);
+    p->secret_json = std::shared_ptr<const std::string>(
+        new std::string(std::move(opened)), [](const std::string* s) {
+          WipeString(const_cast<std::string&>(*s));
+          delete s;
+        });
+  }
+  return LeaseJsonOf(lease, p->profile.get(), p->secret_json.get(), true,
                      now_ms);
 }
 
 std::string LeaseService::LeaseJsonOf(const Lease& lease,
                                       const Profile* profile,
-                                      const std::string* cached_json,
+                                      const std::string* profile_json,
                                       bool with_secrets, int64_t now_ms) const {
-  std::string profile_json = "null";
-  if (profile != nullptr) {
-    const auto plain = [&] {
-      return cached_json != nullptr ? *cached_json : SerializeProfile(*profile);
-    };
-    if (with_secrets) {
-      auto opened =
-          OpenProfileSecrets(profile->config, box_,
-                             SecretAd(profile->organization_id, profile->id));
-      if (opened.ok()) {
-        bj::object o;
-        o["id"] = profile->id;
-        AppendConfig(o, *opened);
-        o["created_at"] = FormatRfc3339Ms(profile->created_at_ms);
-        o["updated_at"] = FormatRfc3339Ms(profile->updated_at_ms);
-        profile_json = json::Serialize(o);
-      } else {
-        log::Error("a profile's secrets do not open under the master key",
-                   {{"profile_id", profile->id}});
-        profile_json = plain();
-      }
-    } else {
-      profile_json = plain();
-    }
+  std::string made;
+  if (profile != nullptr && profile_json == nullptr) {
+    made = ProfileJson(*profile, with_secrets);
+    profile_json = &made;
   }
-  bj::object head;
-  head["id"] = lease.id;
-  head["pool_id"] = lease.pool_id;
-  head["profile_id"] = lease.profile_id;
-  std::string out = json::Serialize(head);
-  out.pop_back();  // '}'
+  std::string out;
+  out.reserve(320 + (profile_json != nullptr ? profile_json->size() : 4) +
+              (lease.holder ? lease.holder->size() : 0));
+  out += "{\"id\":";
+  json::AppendString(out, lease.id);
+  out += ",\"pool_id\":";
+  json::AppendString(out, lease.pool_id);
+  out += ",\"profile_id\":";
+  json::AppendString(out, lease.profile_id);
   out += ",\"profile\":";
-  out += profile_json;
-  bj::object tail;
-  tail["fencing_token"] = lease.fencing_token;
+  out += profile_json != nullptr ? std::string_view(*profile_json) : "null";
+  out += ",\"fencing_token\":";
+  out += std::to_string(lease.fencing_token);
+  out += ",\"holder\":";
   if (lease.holder) {
-    tail["holder"] = *lease.holder;
+    json::AppendString(out, *lease.holder);
   } else {
-    tail["holder"] = nullptr;
+    out += "null";
   }
-  tail["mode"] = lease.exclusive ? "exclusive" : "shared";
-  tail["status"] = lease.StatusAt(now_ms);
-  tail["acquired_at"] = FormatRfc3339Ms(lease.acquired_at_ms);
-  tail["expires_at"] = FormatRfc3339Ms(lease.expires_at_ms);
+  out += lease.exclusive ? ",\"mode\":\"exclusive\"" : ",\"mode\":\"shared\"";
+  out += ",\"status\":\"";
+  out += lease.StatusAt(now_ms);
+  out += "\",\"acquired_at\":\"";
+  AppendRfc3339Ms(out, lease.acquired_at_ms);
+  out += "\",\"expires_at\":\"";
+  AppendRfc3339Ms(out, lease.expires_at_ms);
+  out += "\",\"released_at\":";
   if (lease.released_at_ms) {
-    tail["released_at"] = FormatRfc3339Ms(*lease.released_at_ms);
+    out += '"';
+    AppendRfc3339Ms(out, *lease.released_at_ms);
+    out += '"';
   } else {
-    tail["released_at"] = nullptr;
+    out += "null";
   }
-  std::string rest = json::Serialize(tail);
-  rest[0] = ',';
-  out += rest;
+  out += '}';
   return out;
 }
 

@@ -192,6 +192,9 @@ class LeaseService {
     std::string_view id;  // the key of its node in OrgState::profiles
     std::shared_ptr<const Profile> profile;   // sealed configuration
     std::shared_ptr<const std::string> json;  // SerializeProfile, once
+    // The profile as answered to profiles:secrets holders, made on the
+    // first such answer of this revision (mu_ held); wiped when dropped.
+    mutable std::shared_ptr<const std::string> secret_json;
     bool enabled = true;
     int64_t token = 0;
     std::optional<int64_t> last_start_ms;
@@ -267,7 +270,11 @@ class LeaseService {
   void OffThread(std::function<void()> fn);
   std::string LeaseJson(const Lease& lease, const ProfileState* p,
                         bool with_secrets, int64_t now_ms) const;
-  // `profile_json`: SerializeProfile(*profile) when already made, or null.
+  // The profile as a lease answer carries it: SerializeProfile, or with
+  // its secrets opened (when they do not open: logged, without them).
+  std::string ProfileJson(const Profile& profile, bool with_secrets) const;
+  // `profile_json`: ProfileJson(*profile, with_secrets) when already made,
+  // or null.
   std::string LeaseJsonOf(const Lease& lease, const Profile* profile,
                           const std::string* profile_json, bool with_secrets,
                           int64_t now_ms) const;

@@ -179,6 +179,7 @@ Status ConfigureWriteConnection(SqliteConnection& c) {
   }
   AGENTRY_RETURN_IF_ERROR(c.Exec("PRAGMA synchronous=FULL"));
   AGENTRY_RETURN_IF_ERROR(c.Exec("PRAGMA foreign_keys=ON"));
+  AGENTRY_RETURN_IF_ERROR(c.Exec("PRAGMA wal_autocheckpoint=10000"));
   return Status::Ok();
 }
 
