@@ -160,6 +160,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (segs2 != req.segments || query2 != req.query) {
     Fail("SplitTarget not deterministic", target);
   }
+  // The fast path splits exactly as Boost.URL does.
+  std::vector<std::string> segs3;
+  std::vector<std::pair<std::string, std::string>> query3;
+  if (!detail::SplitTargetWithUrlParser(target, segs3, query3) ||
+      segs3 != req.segments || query3 != req.query) {
+    Fail("SplitTarget differs from Boost.URL", target);
+  }
 
   Router::Match m = router.Find(method, req.segments);
   Router::Match again = router.Find(method, req.segments);

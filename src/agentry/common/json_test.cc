@@ -380,6 +380,16 @@ TEST(ParseStrictObjectTest, AcceptsAnObject) {
   EXPECT_EQ(r->at("a").at("b").as_array()[1].as_string(), "x");
 }
 
+TEST(ParseStrictObjectTest, EmptyObjectsWithAndWithoutSpace) {
+  for (const char* text : {"{}", " {}", "{ }", "{}\n"}) {
+    Result<bj::object> r = ParseStrictObject(text);
+    ASSERT_TRUE(r.ok()) << text;
+    EXPECT_TRUE(r->empty()) << text;
+  }
+  EXPECT_FALSE(ParseStrictObject("{}}").ok());
+  EXPECT_FALSE(ParseStrictObject("{} {}").ok());
+}
+
 TEST(ParseStrictObjectTest, RefusesOtherDocuments) {
   for (const char* text : {"[]", "1", "\"x\"", "null", "true"}) {
     Result<bj::object> r = ParseStrictObject(text);

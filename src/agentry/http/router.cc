@@ -5,8 +5,52 @@
 
 namespace agentry::http {
 
+namespace {
+
+// Letters, digits, '-', '_', '~': unreserved characters that need no
+// decoding ('.' is left out: "." and ".." segments take the slow path).
+constexpr bool PlainSegmentChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '~';
+}
+
+// "/seg/seg…" of plain characters only: split by '/'. False (nothing
+// touched) for anything else.
+bool SplitPlainPath(std::string_view target,
+                    std::vector<std::string>& segments) {
+  if (target.empty() || target.front() != '/') return false;
+  for (char c : target) {
+    if (c != '/' && !PlainSegmentChar(c)) return false;
+  }
+  size_t n = 0;
+  if (target.size() > 1) {
+    size_t start = 1;
+    while (true) {
+      const size_t slash = target.find('/', start);
+      const std::string_view seg = target.substr(
+          start, slash == std::string_view::npos ? std::string_view::npos
+                                                 : slash - start);
+      if (n == segments.size()) segments.emplace_back();
+      segments[n++].assign(seg.data(), seg.size());
+      if (slash == std::string_view::npos) break;
+      start = slash + 1;
+    }
+  }
+  segments.resize(n);
+  return true;
+}
+
+}  // namespace
+
 bool SplitTarget(std::string_view target, std::vector<std::string>& segments,
                  std::vector<std::pair<std::string, std::string>>& query) {
+  if (SplitPlainPath(target, segments)) return true;
+  return detail::SplitTargetWithUrlParser(target, segments, query);
+}
+
+bool detail::SplitTargetWithUrlParser(
+    std::string_view target, std::vector<std::string>& segments,
+    std::vector<std::pair<std::string, std::string>>& query) {
   const boost::core::string_view t(target.data(), target.size());
   boost::system::result<boost::urls::url_view> parsed;
   if (t.starts_with("http://") || t.starts_with("https://")) {

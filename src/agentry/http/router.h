@@ -60,8 +60,19 @@ struct Route {
 // segments and query parameters (Boost.URL), reusing the strings already in
 // `segments`; `query` is appended to. False when it is not a valid target
 // (then both are unspecified).
+// A path of only letters, digits, "-", "_", "~" and "/" (the common case,
+// ~5,000 instructions cheaper) is split without Boost.URL, to the same
+// segments.
 bool SplitTarget(std::string_view target, std::vector<std::string>& segments,
                  std::vector<std::pair<std::string, std::string>>& query);
+
+namespace detail {
+// SplitTarget always through Boost.URL: what the fast path must agree with
+// (router fuzzer, router_test).
+bool SplitTargetWithUrlParser(
+    std::string_view target, std::vector<std::string>& segments,
+    std::vector<std::pair<std::string, std::string>>& query);
+}  // namespace detail
 
 class Router {
  public:

@@ -33,6 +33,33 @@ std::string Call(const Router::Match& m) {
   return m.route->handler(req)->body;
 }
 
+TEST(SplitTargetTest, PlainPathsSplitAsBoostUrlDoes) {
+  for (const char* target :
+       {"/", "//", "/v1", "/v1/", "/v1/agents/agt_customer_support_001",
+        "/v2/agents/a~b-c_d", "//a//b/", "/a/./b", "/a/../b", "/a%2Fb/c",
+        "/v1/agents/x?limit=5&after=a%20b", "/caf%C3%A9", "http://h/v1/x",
+        "/a/b#frag", "/A/Z/0/9/-/_/~"}) {
+    std::vector<std::string> fast = {"stale", "stale", "stale", "stale"};
+    std::vector<std::pair<std::string, std::string>> fast_query;
+    std::vector<std::string> slow;
+    std::vector<std::pair<std::string, std::string>> slow_query;
+    const bool ok = SplitTarget(target, fast, fast_query);
+    EXPECT_EQ(ok, detail::SplitTargetWithUrlParser(target, slow, slow_query))
+        << target;
+    if (!ok) continue;
+    EXPECT_EQ(fast, slow) << target;
+    EXPECT_EQ(fast_query, slow_query) << target;
+  }
+  std::vector<std::string> segments;
+  std::vector<std::pair<std::string, std::string>> query;
+  ASSERT_TRUE(SplitTarget("/v1/agents/agt_1/versions", segments, query));
+  EXPECT_EQ(segments,
+            (std::vector<std::string>{"v1", "agents", "agt_1", "versions"}));
+  EXPECT_TRUE(query.empty());
+  ASSERT_TRUE(SplitTarget("/", segments, query));
+  EXPECT_TRUE(segments.empty());
+}
+
 TEST(RouterTest, MatchesLiteralsAndParameters) {
   Router r;
   r.Add(Method::kGet, "/v1/agents", {}, Named("list"));
