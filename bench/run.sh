@@ -354,6 +354,7 @@ print("".join(secrets.choice(a) for _ in range(40)))')"
 
   LEASE_LOAD_CMD=(taskset -c "$CLIENT_CPU" "$lease_load" --target "127.0.0.1:$port" --pool "$pool_id"
     --connections "$LEASE_CONNECTIONS")
+  [[ "${LEASE_SPIN:-0}" == 1 ]] && LEASE_LOAD_CMD+=(--spin)
   RAW_COMMIT_CMD=(taskset -c "$SERVER_CPU" "$raw_commit" "$TMP/leases/raw.db")
   L_PAIRS=(); L_OPS=(); L_P50=(); L_P99=(); L_ACQ_P99=(); R_CPS=(); R_P50=(); R_P99=()
   local warnings=() busy

@@ -32,6 +32,7 @@
 
 #include "agentry/common/clock.h"
 #include "agentry/common/status.h"
+#include "agentry/common/string_map.h"
 #include "agentry/domain/agent.h"
 #include "agentry/service/principal.h"
 #include "agentry/store/store.h"
@@ -213,16 +214,6 @@ class AgentService {
   AuthService& auth_;
   const Clock& clock_;
   PublishResolver* resolver_;
-
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>()(s);
-    }
-  };
-  template <class V>
-  using StringMap =
-      std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
   // False while announcements of other nodes' changes may be missed.
   std::atomic<bool> caching_{true};

@@ -20,6 +20,7 @@
 
 #include "agentry/common/clock.h"
 #include "agentry/common/status.h"
+#include "agentry/common/string_map.h"
 #include "agentry/domain/tenancy.h"
 #include "agentry/service/principal.h"
 
@@ -64,14 +65,8 @@ class AuthService {
   Store& store_;
   const Clock& clock_;
   mutable std::shared_mutex mu_;
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>()(s);
-    }
-  };
   // hash of the key -> entry (looked up by string_view). GUARDED_BY(mu_)
-  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> by_hash_;
+  StringMap<Entry> by_hash_;
   // key id -> hash. GUARDED_BY(mu_)
   std::unordered_map<std::string, std::string> hash_by_id_;
 };

@@ -102,7 +102,7 @@ std::string LeaseService::SerializePool(const PoolView& view) {
 }
 
 LeaseService::OrgState* LeaseService::Org(std::string_view organization_id) {
-  auto it = orgs_.find(std::string(organization_id));
+  auto it = orgs_.find(organization_id);
   return it == orgs_.end() ? nullptr : &it->second;
 }
 
@@ -110,7 +110,7 @@ LeaseService::PoolState* LeaseService::FindPool(
     std::string_view organization_id, std::string_view id) {
   OrgState* org = Org(organization_id);
   if (org == nullptr) return nullptr;
-  auto it = org->pools.find(std::string(id));
+  auto it = org->pools.find(id);
   return it == org->pools.end() ? nullptr : &it->second;
 }
 
@@ -185,7 +185,7 @@ void LeaseService::Rebuild(LeaseSnapshot s,
                            const std::optional<std::string>& organization_id,
                            Deferred& later) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::unordered_map<std::string, OrgState> old;
+  StringMap<OrgState> old;
   if (organization_id) {
     auto it = orgs_.find(*organization_id);
     if (it != orgs_.end()) {
@@ -1037,7 +1037,7 @@ void LeaseService::Renew(const Principal& caller, std::string_view lease_id,
   }
   std::unique_lock<std::mutex> lock(mu_);
   const int64_t now = clock_.NowMs();
-  auto it = leases_.find(std::string(lease_id));
+  auto it = leases_.find(lease_id);
   if (it == leases_.end() ||
       it->second.organization_id != caller.organization_id) {
     lock.unlock();
@@ -1119,7 +1119,7 @@ void LeaseService::Release(const Principal& caller, std::string_view lease_id,
   Deferred later;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    auto it = leases_.find(std::string(lease_id));
+    auto it = leases_.find(lease_id);
     if (it == leases_.end() ||
         it->second.organization_id != caller.organization_id) {
       lock.unlock();
@@ -1165,7 +1165,7 @@ Result<std::string> LeaseService::GetLease(const Principal& caller,
                                            std::string_view lease_id) {
   if (!shared_) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = leases_.find(std::string(lease_id));
+    auto it = leases_.find(lease_id);
     if (it != leases_.end() &&
         it->second.organization_id == caller.organization_id) {
       const ProfileState* p = nullptr;

@@ -58,6 +58,7 @@
 #include "agentry/common/clock.h"
 #include "agentry/common/crypto.h"
 #include "agentry/common/status.h"
+#include "agentry/common/string_map.h"
 #include "agentry/common/timer_queue.h"
 #include "agentry/domain/lease.h"
 #include "agentry/domain/profile.h"
@@ -235,8 +236,8 @@ class LeaseService {
     int64_t retry_at_ms = 0;
   };
   struct OrgState {
-    std::unordered_map<std::string, ProfileState> profiles;
-    std::unordered_map<std::string, PoolState> pools;
+    StringMap<ProfileState> profiles;
+    StringMap<PoolState> pools;
   };
   // A callback to run once the lock is released.
   using Deferred = std::vector<std::function<void()>>;
@@ -312,10 +313,10 @@ class LeaseService {
   TimerQueue timers_;
 
   std::mutex mu_;
-  std::unordered_map<std::string, OrgState> orgs_;  // GUARDED_BY(mu_)
+  StringMap<OrgState> orgs_;  // GUARDED_BY(mu_)
   // Leases not known to be released, by id (expired ones linger until
   // noticed). GUARDED_BY(mu_)
-  std::unordered_map<std::string, Lease> leases_;
+  StringMap<Lease> leases_;
   uint64_t next_seq_ = 1;   // GUARDED_BY(mu_)
   uint64_t grant_seq_ = 0;  // GUARDED_BY(mu_)
   bool stopped_ = false;    // GUARDED_BY(mu_)

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "agentry/common/string_map.h"
 #include "agentry/domain/tenancy.h"
 #include "agentry/store/shared_buckets.h"
 
@@ -68,17 +69,10 @@ class RateLimiter {
     double tokens = 0;
     int64_t at_us = 0;
   };
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>()(s);
-    }
-  };
   struct Shard {
     std::mutex mu;
     // GUARDED_BY(mu); looked up by string_view (no allocation per request).
-    std::unordered_map<std::string, Bucket, StringHash, std::equal_to<>>
-        buckets;
+    StringMap<Bucket> buckets;
   };
   static constexpr size_t kShards = 64;
   using Table = std::array<Shard, kShards>;

@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "agentry/common/status.h"
+#include "agentry/common/string_map.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -159,16 +160,8 @@ class SqliteConnection {
 
   sqlite3* db_;
   std::string path_;
-  // Looks up by string_view without building a std::string.
-  struct SqlHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view sql) const {
-      return std::hash<std::string_view>{}(sql);
-    }
-  };
   // Node-based map: CachedStatement::in_use addresses stay valid.
-  std::unordered_map<std::string, CachedStatement, SqlHash, std::equal_to<>>
-      cache_;
+  StringMap<CachedStatement> cache_;
 };
 
 }  // namespace agentry
