@@ -14,20 +14,44 @@ constexpr bool PlainSegmentChar(char c) {
          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '~';
 }
 
-// "/seg/seg…" of plain characters only: split by '/'. False (nothing
-// touched) for anything else.
-bool SplitPlainPath(std::string_view target,
-                    std::vector<std::string>& segments) {
+// "/seg/seg…" of plain characters only, optionally followed by
+// "?k=v&k=v…" with non-empty plain keys and plain (possibly empty) values:
+// split by '/', '&' and '='. False (nothing touched) for anything else.
+bool SplitPlainTarget(std::string_view target,
+                      std::vector<std::string>& segments,
+                      std::vector<std::pair<std::string, std::string>>& query) {
   if (target.empty() || target.front() != '/') return false;
-  for (char c : target) {
+  const size_t qmark = target.find('?');
+  const std::string_view path = target.substr(0, qmark);
+  for (char c : path) {
     if (c != '/' && !PlainSegmentChar(c)) return false;
   }
+  std::string_view params;
+  if (qmark != std::string_view::npos) {
+    params = target.substr(qmark + 1);
+    if (params.empty()) return false;
+    bool key = true;  // in a key (before its '=')
+    size_t key_chars = 0;
+    for (char c : params) {
+      if (c == '=' && key && key_chars > 0) {
+        key = false;
+      } else if (c == '&' && !key) {
+        key = true;
+        key_chars = 0;
+      } else if (PlainSegmentChar(c)) {
+        key_chars += key ? 1 : 0;
+      } else {
+        return false;
+      }
+    }
+    if (key) return false;  // the last parameter has no '='
+  }
   size_t n = 0;
-  if (target.size() > 1) {
+  if (path.size() > 1) {
     size_t start = 1;
     while (true) {
-      const size_t slash = target.find('/', start);
-      const std::string_view seg = target.substr(
+      const size_t slash = path.find('/', start);
+      const std::string_view seg = path.substr(
           start, slash == std::string_view::npos ? std::string_view::npos
                                                  : slash - start);
       if (n == segments.size()) segments.emplace_back();
@@ -37,6 +61,15 @@ bool SplitPlainPath(std::string_view target,
     }
   }
   segments.resize(n);
+  while (!params.empty()) {
+    const size_t amp = params.find('&');
+    const std::string_view pair = params.substr(0, amp);
+    const size_t eq = pair.find('=');
+    query.emplace_back(std::string(pair.substr(0, eq)),
+                       std::string(pair.substr(eq + 1)));
+    if (amp == std::string_view::npos) break;
+    params.remove_prefix(amp + 1);
+  }
   return true;
 }
 
@@ -44,7 +77,7 @@ bool SplitPlainPath(std::string_view target,
 
 bool SplitTarget(std::string_view target, std::vector<std::string>& segments,
                  std::vector<std::pair<std::string, std::string>>& query) {
-  if (SplitPlainPath(target, segments)) return true;
+  if (SplitPlainTarget(target, segments, query)) return true;
   return detail::SplitTargetWithUrlParser(target, segments, query);
 }
 

@@ -60,9 +60,9 @@ struct Route {
 // segments and query parameters (Boost.URL), reusing the strings already in
 // `segments`; `query` is appended to. False when it is not a valid target
 // (then both are unspecified).
-// A path of only letters, digits, "-", "_", "~" and "/" (the common case,
-// ~5,000 instructions cheaper) is split without Boost.URL, to the same
-// segments.
+// A path of only letters, digits, "-", "_", "~" and "/", with at most
+// "k=v&…" parameters of the same characters (the common case, ~5,000
+// instructions cheaper), is split without Boost.URL, to the same result.
 bool SplitTarget(std::string_view target, std::vector<std::string>& segments,
                  std::vector<std::pair<std::string, std::string>>& query);
 

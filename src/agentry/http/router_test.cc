@@ -34,11 +34,33 @@ std::string Call(const Router::Match& m) {
 }
 
 TEST(SplitTargetTest, PlainPathsSplitAsBoostUrlDoes) {
-  for (const char* target :
-       {"/", "//", "/v1", "/v1/", "/v1/agents/agt_customer_support_001",
-        "/v2/agents/a~b-c_d", "//a//b/", "/a/./b", "/a/../b", "/a%2Fb/c",
-        "/v1/agents/x?limit=5&after=a%20b", "/caf%C3%A9", "http://h/v1/x",
-        "/a/b#frag", "/A/Z/0/9/-/_/~"}) {
+  for (const char* target : {"/",
+                             "//",
+                             "/v1",
+                             "/v1/",
+                             "/v1/agents/agt_customer_support_001",
+                             "/v2/agents/a~b-c_d",
+                             "//a//b/",
+                             "/a/./b",
+                             "/a/../b",
+                             "/a%2Fb/c",
+                             "/v1/agents/x?limit=5&after=a%20b",
+                             "/caf%C3%A9",
+                             "http://h/v1/x",
+                             "/a/b#frag",
+                             "/A/Z/0/9/-/_/~",
+                             "/agent/v1/get?agentId=01a2-b3",
+                             "/x?a=1&b=&c=3",
+                             "/x?a",
+                             "/x?",
+                             "/x?=1",
+                             "/x?a=1&",
+                             "/x?a=1&&b=2",
+                             "/x?a=b=c",
+                             "/x?a=%20",
+                             "/x?a=b+c",
+                             "/x?a=1#f",
+                             "/x?a=1&a=2"}) {
     std::vector<std::string> fast = {"stale", "stale", "stale", "stale"};
     std::vector<std::pair<std::string, std::string>> fast_query;
     std::vector<std::string> slow;
@@ -58,6 +80,10 @@ TEST(SplitTargetTest, PlainPathsSplitAsBoostUrlDoes) {
   EXPECT_TRUE(query.empty());
   ASSERT_TRUE(SplitTarget("/", segments, query));
   EXPECT_TRUE(segments.empty());
+  ASSERT_TRUE(SplitTarget("/agent/v1/get?agentId=a1&x=", segments, query));
+  EXPECT_EQ(segments, (std::vector<std::string>{"agent", "v1", "get"}));
+  EXPECT_EQ(query, (std::vector<std::pair<std::string, std::string>>{
+                       {"agentId", "a1"}, {"x", ""}}));
 }
 
 TEST(RouterTest, MatchesLiteralsAndParameters) {
