@@ -159,6 +159,7 @@ def main():
     ap.add_argument("--agents", type=int, default=10000)
     ap.add_argument("--versions", type=int, default=3)
     ap.add_argument("--starts", type=int, default=3, help="timed restarts")
+    ap.add_argument("--summary", help="also write the figures as JSON here")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="agentry-scale-")
     db = os.path.join(tmp, "agentry.db")
@@ -202,6 +203,11 @@ def main():
         if bad:
             print(f"reads that failed: {bad[:5]} ({len(bad)})")
         ok = (not bad and median_start <= START_GOAL_S and rss / 1024 <= RSS_GOAL_MIB)
+        if args.summary:
+            with open(args.summary, "w") as f:
+                json.dump({"agents": args.agents, "versions": args.versions,
+                           "start_s": median_start, "rss_mib": rss / 1024,
+                           "failed_reads": len(bad), "ok": ok}, f)
         return 0 if ok else 1
     finally:
         log.close()
