@@ -21,6 +21,7 @@
 // Run by fuzz/run.sh; seeds in fuzz/corpus/request/, dictionary in
 // fuzz/dict/request.dict, crash reproducers kept in fuzz/regressions/request/.
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -33,6 +34,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -87,24 +89,47 @@ const Target& Server() {
   return *t;
 }
 
+// A connected socket to the server. Each connection comes from the next
+// source address of 127.0.0.2–127.0.0.251: at a thousand inputs a second,
+// two connections each, one source address would soon meet its own
+// connections of a minute ago still in TIME_WAIT (the server closes first)
+// and a connect would fail for that, not for the server. Transient
+// failures are retried for up to a second; a server that stopped accepting
+// fails for good.
+int Connect(int wait_ms) {
+  static uint32_t next_source = 0;
+  int last_errno = 0;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) Fail("socket", std::strerror(errno));
+    timeval tv{wait_ms / 1000, (wait_ms % 1000) * 1000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    source.sin_addr.s_addr = htonl(0x7f000002u + next_source++ % 250);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(Server().port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) == 0 &&
+        ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      return fd;
+    }
+    last_errno = errno;
+    ::close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Fail("connect", std::string("the server does not accept connections: ") +
+                      std::strerror(last_errno));
+}
+
 // Sends `bytes` on a new connection, half-closes it and returns what comes
 // back until the server closes it or `wait_ms` passes without a byte.
 std::string Exchange(std::string_view bytes, int wait_ms) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) Fail("socket", "");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(Server().port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{wait_ms / 1000, (wait_ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    Fail("connect", "the server does not accept connections");
-  }
+  const int fd = Connect(wait_ms);
   size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t n =
