@@ -313,9 +313,8 @@ TYPED_TEST(LeaseStoreTest, GrantOfAProfileThatIsGoneWritesNothing) {
   ASSERT_TRUE(this->profiles().Delete(org.id, gone.id, std::nullopt).ok());
 
   Lease orphan = MakeLease(pool, gone, 1, kT0 + 1000);
-  EXPECT_EQ(
-      Wait([&](auto done) { this->leases().Grant(orphan, done); }).code(),
-      ErrorCode::kNotFound);
+  EXPECT_EQ(Wait([&](auto done) { this->leases().Grant(orphan, done); }).code(),
+            ErrorCode::kNotFound);
   EXPECT_EQ(this->leases().Get(org.id, orphan.id).status().code(),
             ErrorCode::kNotFound);
   // The next grant of a profile that exists is unaffected.
