@@ -81,13 +81,22 @@ std::string LeaseService::Etag(int64_t created_at_ms, int64_t revision) {
          "\"";
 }
 
-std::string LeaseService::SerializeProfile(const Profile& profile) {
+namespace {
+
+// {id, …config, created_at, updated_at}: every profile answer.
+std::string ProfileAnswer(const Profile& profile, const bj::object& config) {
   bj::object o;
   o["id"] = profile.id;
-  AppendConfig(o, RedactProfileSecrets(profile.config));
+  AppendConfig(o, config);
   o["created_at"] = FormatRfc3339Ms(profile.created_at_ms);
   o["updated_at"] = FormatRfc3339Ms(profile.updated_at_ms);
   return json::Serialize(o);
+}
+
+}  // namespace
+
+std::string LeaseService::SerializeProfile(const Profile& profile) {
+  return ProfileAnswer(profile, RedactProfileSecrets(profile.config));
 }
 
 std::string LeaseService::SerializePool(const PoolView& view) {
@@ -655,9 +664,8 @@ bool LeaseService::Free(ProfileState& p, bool exclusive, int64_t now_ms) {
   return true;
 }
 
-LeaseService::ProfileState* LeaseService::Pick(OrgState& org, PoolState& pool,
+LeaseService::ProfileState* LeaseService::Pick(PoolState& pool,
                                                int64_t now_ms) {
-  (void)org;
   // Never leased counts as least recently used; grants of one millisecond
   // are told apart by their order; ties (never granted since start, same
   // stored time) go to the smallest id.
@@ -689,14 +697,7 @@ std::string LeaseService::ProfileJson(const Profile& profile,
   if (with_secrets) {
     auto opened = OpenProfileSecrets(
         profile.config, box_, SecretAd(profile.organization_id, profile.id));
-    if (opened.ok()) {
-      bj::object o;
-      o["id"] = profile.id;
-      AppendConfig(o, *opened);
-      o["created_at"] = FormatRfc3339Ms(profile.created_at_ms);
-      o["updated_at"] = FormatRfc3339Ms(profile.updated_at_ms);
-      return json::Serialize(o);
-    }
+    if (opened.ok()) return ProfileAnswer(profile, *opened);
     log::Error("a profile's secrets do not open under the master key",
                {{"profile_id", profile.id}});
   }
@@ -851,8 +852,7 @@ void LeaseService::Undo(const std::string& lease_id) {
   for (auto& fn : later) fn();
 }
 
-int LeaseService::RetryAfter(OrgState& org, PoolState& pool, int64_t now_ms) {
-  (void)org;
+int LeaseService::RetryAfter(PoolState& pool, int64_t now_ms) {
   int64_t earliest = INT64_MAX;
   for (const UseKey& k : pool.by_use) {
     if (!k.profile->enabled) continue;
@@ -881,7 +881,7 @@ int LeaseService::RetryAfter(OrgState& org, PoolState& pool, int64_t now_ms) {
   return static_cast<int>(std::clamp<int64_t>(seconds, 1, 86400));
 }
 
-void LeaseService::Arm(OrgState& org, PoolState& pool, int64_t now_ms) {
+void LeaseService::Arm(PoolState& pool, int64_t now_ms) {
   if (pool.waiters.empty()) {
     if (pool.timer != 0) timers_.Cancel(pool.timer);
     pool.timer = 0;
@@ -896,7 +896,7 @@ void LeaseService::Arm(OrgState& org, PoolState& pool, int64_t now_ms) {
     at = std::min(at, now_ms + 1000);
     if (pool.retry_at_ms > now_ms) at = std::min(at, pool.retry_at_ms);
   } else {
-    at = std::min(at, now_ms + int64_t{1000} * RetryAfter(org, pool, now_ms));
+    at = std::min(at, now_ms + int64_t{1000} * RetryAfter(pool, now_ms));
   }
   if (pool.timer != 0 && pool.timer_at_ms == at) return;
   if (pool.timer != 0) timers_.Cancel(pool.timer);
@@ -926,7 +926,7 @@ void LeaseService::Serve(OrgState& org, const std::set<std::string>& pools,
   if (shared_) {
     for (const std::string& id : pools) {
       auto it = org.pools.find(id);
-      if (it != org.pools.end()) ServeShared(org, it->second, now_ms, later);
+      if (it != org.pools.end()) ServeShared(it->second, now_ms, later);
     }
     return;
   }
@@ -938,7 +938,7 @@ void LeaseService::Serve(OrgState& org, const std::set<std::string>& pools,
     for (auto w = pool.waiters.begin(); w != pool.waiters.end();) {
       if (w->deadline_ms <= now_ms) {
         later.push_back(
-            [done = std::move(w->done), retry = RetryAfter(org, pool, now_ms)] {
+            [done = std::move(w->done), retry = RetryAfter(pool, now_ms)] {
               done(Status::NoProfileAvailable(
                   "no profile of the pool became available in time", retry));
             });
@@ -960,7 +960,7 @@ void LeaseService::Serve(OrgState& org, const std::set<std::string>& pools,
           best->waiters.front().seq < pool.waiters.front().seq) {
         continue;
       }
-      if (ProfileState* p = Pick(org, pool, now_ms)) {
+      if (ProfileState* p = Pick(pool, now_ms)) {
         best = &pool;
         pick = p;
       }
@@ -973,7 +973,7 @@ void LeaseService::Serve(OrgState& org, const std::set<std::string>& pools,
   }
   for (const std::string& id : pools) {
     auto it = org.pools.find(id);
-    if (it != org.pools.end()) Arm(org, it->second, now_ms);
+    if (it != org.pools.end()) Arm(it->second, now_ms);
   }
 }
 
@@ -1002,7 +1002,7 @@ void LeaseService::Acquire(const Principal& caller, std::string_view pool_id,
       const bool with_secrets = caller.Has(Scope::kProfilesSecrets);
       // Earlier arrivals first.
       if (!pool->waiters.empty()) Serve(org, {pool->pool.id}, now, later);
-      ProfileState* p = pool->waiters.empty() ? Pick(org, *pool, now) : nullptr;
+      ProfileState* p = pool->waiters.empty() ? Pick(*pool, now) : nullptr;
       if (p != nullptr) {
         Grant(org, *pool, *p, request, with_secrets, caller.key_id, now,
               std::move(done));
@@ -1016,10 +1016,10 @@ void LeaseService::Acquire(const Principal& caller, std::string_view pool_id,
         w.key_id = caller.key_id;
         w.done = std::move(done);
         pool->waiters.push_back(std::move(w));
-        Arm(org, *pool, now);
+        Arm(*pool, now);
       } else {
         later.push_back(
-            [done = std::move(done), retry = RetryAfter(org, *pool, now)] {
+            [done = std::move(done), retry = RetryAfter(*pool, now)] {
               done(Status::NoProfileAvailable(
                   "every profile of the pool is leased or disabled", retry));
             });
@@ -1314,7 +1314,7 @@ void LeaseService::WakeOrganization(const std::string& organization_id,
   if (org == nullptr) return;
   const int64_t now = clock_.NowMs();
   for (auto& [id, pool] : org->pools) {
-    if (!pool.waiters.empty()) ServeShared(*org, pool, now, later);
+    if (!pool.waiters.empty()) ServeShared(pool, now, later);
   }
 }
 
@@ -1365,7 +1365,7 @@ void LeaseService::AcquireShared(const Principal& caller, std::string pool_id,
           });
         } else {
           pool->waiters.push_back(std::move(w));
-          ServeShared(*Org(caller.organization_id), *pool, now, later);
+          ServeShared(*pool, now, later);
         }
       } else {
         DecideShared(*pool, std::move(w), false, later);
@@ -1414,7 +1414,7 @@ void LeaseService::DecideShared(PoolState& pool, Waiter w, bool is_waiting,
               pool->waiters.begin(), pool->waiters.end(),
               [&](const Waiter& o) { return o.seq > waiter->seq; });
           pool->waiters.insert(at, std::move(*waiter));
-          Arm(*Org(order.organization_id), *pool, now);
+          Arm(*pool, now);
         } else {
           next.push_back([this, waiter, decided = std::move(decided), now, none,
                           gone = pool == nullptr,
@@ -1438,7 +1438,7 @@ void LeaseService::DecideShared(PoolState& pool, Waiter w, bool is_waiting,
             }
           });
           if (pool != nullptr && is_waiting) {
-            ServeShared(*Org(order.organization_id), *pool, now, next);
+            ServeShared(*pool, now, next);
           }
         }
       }
@@ -1447,7 +1447,7 @@ void LeaseService::DecideShared(PoolState& pool, Waiter w, bool is_waiting,
   });
 }
 
-void LeaseService::ServeShared(OrgState& org, PoolState& pool, int64_t now_ms,
+void LeaseService::ServeShared(PoolState& pool, int64_t now_ms,
                                Deferred& later) {
   // Waiters whose time is up.
   for (auto w = pool.waiters.begin(); w != pool.waiters.end();) {
@@ -1468,7 +1468,7 @@ void LeaseService::ServeShared(OrgState& org, PoolState& pool, int64_t now_ms,
     pool.waiters.pop_front();
     DecideShared(pool, std::move(w), true, later);
   }
-  Arm(org, pool, now_ms);
+  Arm(pool, now_ms);
 }
 
 void LeaseService::RenewShared(const Principal& caller,

@@ -253,7 +253,7 @@ class LeaseService {
   // Drops expired leases of `p`; true when it can be leased in `exclusive`
   // mode at `now_ms`.
   bool Free(ProfileState& p, bool exclusive, int64_t now_ms);
-  ProfileState* Pick(OrgState& org, PoolState& pool, int64_t now_ms);
+  ProfileState* Pick(PoolState& pool, int64_t now_ms);
   // Grants `p` through `pool`, submits the write and arranges `done`.
   void Grant(OrgState& org, PoolState& pool, ProfileState& p,
              const AcquireRequest& request, bool with_secrets,
@@ -262,9 +262,9 @@ class LeaseService {
   // answers those whose deadline passed; re-arms the pools' timers.
   void Serve(OrgState& org, const std::set<std::string>& pools, int64_t now_ms,
              Deferred& later);
-  void Arm(OrgState& org, PoolState& pool, int64_t now_ms);
+  void Arm(PoolState& pool, int64_t now_ms);
   // Seconds until the earliest lease blocking `pool` expires (≥ 1).
-  int RetryAfter(OrgState& org, PoolState& pool, int64_t now_ms);
+  int RetryAfter(PoolState& pool, int64_t now_ms);
   void OnTimer(const std::string& organization_id, const std::string& pool_id);
   void Undo(const std::string& lease_id);
   // Runs `fn` on the timer thread (here, after Shutdown).
@@ -292,8 +292,7 @@ class LeaseService {
   void DecideShared(PoolState& pool, Waiter w, bool is_waiting,
                     Deferred& later);
   // mu_ held: the next waiter of `pool`, unless a decision is in flight.
-  void ServeShared(OrgState& org, PoolState& pool, int64_t now_ms,
-                   Deferred& later);
+  void ServeShared(PoolState& pool, int64_t now_ms, Deferred& later);
   void AcquireShared(const Principal& caller, std::string pool_id,
                      const AcquireRequest& request, Answer done, bool reloaded);
   void RenewShared(const Principal& caller, std::string_view lease_id,
