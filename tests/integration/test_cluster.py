@@ -161,9 +161,12 @@ class ClusterTest(unittest.TestCase):
             key = self.call(self.nodes[0], "POST", "/v1/api-keys",
                             {"name": self.unique("victim"), "scopes": ["agents:read"]},
                             expect=201).body
-            for node in self.nodes:  # known and used everywhere
-                self.assertEqual(self.call(node, "GET", "/v1/agents",
-                                           key=key["key"]).status, 200)
+            # Known and used everywhere: a new key reaches the other nodes by
+            # the same announcement, within milliseconds (not instantly: a
+            # request can beat the NOTIFY on a fast machine).
+            for node in self.nodes:
+                self.wait_until(lambda: self.call(node, "GET", "/v1/agents",
+                                                  key=key["key"]).status == 200)
             revoker = self.nodes[i % 3]
             self.call(revoker, "DELETE", f"/v1/api-keys/{key['id']}", expect=204)
             for node in self.nodes:
