@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "agentry/common/event_round.h"
 #include "agentry/common/metrics.h"
 #include "agentry/store/sqlite/sqlite_db.h"
 
@@ -347,6 +348,104 @@ TEST_F(GroupCommitTest, WriteFromTheWriterThreadIsRefused) {
                   });
   EXPECT_EQ(nested.get_future().get().code(), ErrorCode::kInternal);
   EXPECT_EQ(Count("x"), 0);
+}
+
+// Jobs without a savepoint: a failure before their first change is theirs
+// alone (SQLite undoes the failing statement); a failure after a change can
+// only be undone with the whole batch.
+TEST_F(GroupCommitTest, StatementJobsFailAloneUnlessTheyFailHalfDone) {
+  Start(256);
+  using Isolation = GroupCommitWriter::Isolation;
+  auto run_batch = [&](std::vector<GroupCommitWriter::Job> jobs) {
+    std::promise<void> release = BlockWriter();
+    std::vector<std::future<Status>> results;
+    for (auto& job : jobs) {
+      auto p = std::make_shared<std::promise<Status>>();
+      results.push_back(p->get_future());
+      writer_->Submit(
+          std::move(job), [p](Status s) { p->set_value(std::move(s)); },
+          Isolation::kStatements);
+    }
+    release.set_value();
+    std::vector<Status> got;
+    for (auto& f : results) got.push_back(f.get());
+    return got;
+  };
+
+  // The second job's only statement violates UNIQUE: it undoes itself.
+  std::vector<Status> got = run_batch({
+      [](SqliteConnection& c) { return Insert(c, "a"); },
+      [](SqliteConnection& c) { return Insert(c, "a"); },
+      [](SqliteConnection& c) -> Status { return Status::NotFound("none"); },
+      [](SqliteConnection& c) { return Insert(c, "b"); },
+  });
+  EXPECT_TRUE(got[0].ok()) << got[0].ToString();
+  EXPECT_EQ(got[1].code(), ErrorCode::kConflict) << got[1].ToString();
+  EXPECT_EQ(got[2].code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(got[3].ok()) << got[3].ToString();
+  EXPECT_EQ(Count("a"), 1);
+  EXPECT_EQ(Count("b"), 1);
+
+  // The second job writes a row, then fails: nothing of the batch is kept.
+  got = run_batch({
+      [](SqliteConnection& c) { return Insert(c, "c"); },
+      [](SqliteConnection& c) -> Status {
+        AGENTRY_RETURN_IF_ERROR(Insert(c, "d"));
+        return Insert(c, "a");  // taken
+      },
+      [](SqliteConnection& c) { return Insert(c, "e"); },
+  });
+  EXPECT_EQ(got[0].code(), ErrorCode::kUnavailable) << got[0].ToString();
+  EXPECT_EQ(got[1].code(), ErrorCode::kConflict) << got[1].ToString();
+  EXPECT_EQ(got[2].code(), ErrorCode::kUnavailable) << got[2].ToString();
+  EXPECT_EQ(Count("c") + Count("d") + Count("e"), 0);
+  EXPECT_EQ(Count(), 2);
+
+  // The writer carries on.
+  got = run_batch({[](SqliteConnection& c) { return Insert(c, "f"); }});
+  EXPECT_TRUE(got[0].ok());
+  EXPECT_EQ(Count("f"), 1);
+}
+
+// On a thread inside an EventRound, Submit wakes the writer at the end of
+// the round: the round's jobs commit together. Write never waits for it.
+TEST_F(GroupCommitTest, JobsOfOneEventRoundShareOneBatch) {
+  Start(256);
+  std::vector<std::future<Status>> results;
+  {
+    EventRound round;
+    for (const char* v : {"r1", "r2", "r3", "r4"}) {
+      auto p = std::make_shared<std::promise<Status>>();
+      results.push_back(p->get_future());
+      writer_->Submit(
+          [v = std::string(v)](SqliteConnection& c) { return Insert(c, v); },
+          [p](Status s) { p->set_value(std::move(s)); });
+    }
+    EXPECT_TRUE(round.Pending());
+    // A blocking write from the same thread is woken at once (it would
+    // otherwise wait for a round end that cannot come) and takes the
+    // queued jobs along.
+    ASSERT_TRUE(
+        writer_->Write([](SqliteConnection& c) { return Insert(c, "w"); })
+            .ok());
+    for (auto& f : results) EXPECT_TRUE(f.get().ok());
+    EXPECT_EQ(Batches(), 1u);
+    EXPECT_EQ(BatchesUpTo(4), 0u);  // all five in one transaction
+
+    results.clear();
+    for (const char* v : {"s1", "s2", "s3"}) {
+      auto p = std::make_shared<std::promise<Status>>();
+      results.push_back(p->get_future());
+      writer_->Submit(
+          [v = std::string(v)](SqliteConnection& c) { return Insert(c, v); },
+          [p](Status s) { p->set_value(std::move(s)); });
+    }
+    round.End();  // the loop would block for more events now
+  }
+  for (auto& f : results) EXPECT_TRUE(f.get().ok());
+  EXPECT_EQ(Count(), 8);
+  EXPECT_EQ(Batches(), 2u);
+  EXPECT_EQ(BatchesUpTo(2), 0u);  // s1-s3 together
 }
 
 }  // namespace

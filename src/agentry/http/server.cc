@@ -22,6 +22,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 #include <thread>
@@ -29,6 +30,7 @@
 #include <unordered_map>
 
 #include "agentry/common/crypto.h"
+#include "agentry/common/event_round.h"
 #include "agentry/common/log.h"
 #include "agentry/http/error_mapping.h"
 
@@ -239,6 +241,47 @@ class Server::Impl {
 
   uint16_t port() const { return port_; }
 
+  // An I/O thread's loop: io.run() in rounds (common/event_round.h). When
+  // a handler defers a wake-up (a lease handed to the group-commit writer),
+  // a handler queued behind the ready ones ends the round — or queues
+  // itself again while the handlers before it kept deferring (more of the
+  // round's leases arriving), for at most kRoundBudget, so a loop that
+  // never runs dry cannot hold a commit back for longer. (A lease operation
+  // is ~10 handlers; 32 of them take ~0.5 ms here.)
+  struct IoLoop {
+    static constexpr auto kRoundBudget = std::chrono::microseconds(1000);
+    static constexpr int kQuietPasses = 2;
+    explicit IoLoop(asio::io_context& io) : io(io), round(&Start, this) {}
+
+    static void Start(void* self) {
+      auto* loop = static_cast<IoLoop*>(self);
+      loop->until = std::chrono::steady_clock::now() + kRoundBudget;
+      loop->seen = loop->round.deferrals();
+      loop->quiet = 0;
+      asio::post(loop->io, [loop] { loop->Continue(); });
+    }
+    void Continue() {
+      quiet = round.deferrals() == seen ? quiet + 1 : 0;
+      if (quiet < kQuietPasses && std::chrono::steady_clock::now() < until) {
+        seen = round.deferrals();
+        asio::post(io, [this] { Continue(); });
+        return;
+      }
+      round.End();
+    }
+
+    asio::io_context& io;
+    EventRound round;
+    std::chrono::steady_clock::time_point until;
+    uint64_t seen = 0;
+    int quiet = 0;
+  };
+
+  static void RunLoop(asio::io_context& io) {
+    IoLoop loop(io);
+    io.run();
+  }
+
   void Run() {
     signals_->async_wait([this](const boost::system::error_code& ec, int sig) {
       if (!ec) {
@@ -249,9 +292,9 @@ class Server::Impl {
     asio::co_spawn(*ios_[0], AcceptLoop(), asio::detached);
     std::vector<std::thread> threads;
     for (size_t i = 1; i < ios_.size(); ++i) {
-      threads.emplace_back([this, i] { ios_[i]->run(); });
+      threads.emplace_back([this, i] { RunLoop(*ios_[i]); });
     }
-    ios_[0]->run();
+    RunLoop(*ios_[0]);
     for (auto& t : threads) t.join();
     workers_.join();
   }

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "agentry/common/event_round.h"
 #include "agentry/common/metrics.h"
 
 namespace agentry {
@@ -39,21 +40,38 @@ Status GroupCommitWriter::Write(Job job) {
   }
   std::promise<Status> promise;
   std::future<Status> future = promise.get_future();
-  Submit(std::move(job),
-         [&promise](Status s) { promise.set_value(std::move(s)); });
+  // Woken at once: this thread blocks until the commit, so its round (if
+  // it runs one) cannot end first.
+  Enqueue(Pending{std::move(job),
+                  [&promise](Status s) { promise.set_value(std::move(s)); },
+                  Isolation::kSavepoint},
+          /*wake_now=*/true);
   return future.get();
 }
 
-void GroupCommitWriter::Submit(Job job, Done done) {
+void GroupCommitWriter::Submit(Job job, Done done, Isolation isolation) {
+  Enqueue(Pending{std::move(job), std::move(done), isolation},
+          /*wake_now=*/false);
+}
+
+void GroupCommitWriter::Enqueue(Pending pending, bool wake_now) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
-      queue_.push_back(Pending{std::move(job), std::move(done)});
-      cv_.notify_one();
+      queue_.push_back(std::move(pending));
+      if (wake_now || !EventRound::Defer(&GroupCommitWriter::Wake, this)) {
+        cv_.notify_one();
+      }
       return;
     }
   }
-  Complete(done, Status::Unavailable("the store is shutting down"));
+  Complete(pending.done, Status::Unavailable("the store is shutting down"));
+}
+
+void GroupCommitWriter::Wake(void* self) {
+  auto* writer = static_cast<GroupCommitWriter*>(self);
+  std::lock_guard<std::mutex> lock(writer->mu_);
+  writer->cv_.notify_one();
 }
 
 void GroupCommitWriter::Shutdown() {
@@ -102,12 +120,14 @@ void GroupCommitWriter::RunBatch(std::vector<Pending>& batch) {
                                       begin.message());
   }
   for (size_t i = 0; batch_error.ok() && i < batch.size(); ++i) {
-    Status st = conn_->Run(kSavepoint);
+    const bool savepoint = batch[i].isolation == Isolation::kSavepoint;
+    Status st = savepoint ? conn_->Run(kSavepoint) : Status::Ok();
     if (!st.ok()) {
       batch_error =
           Status::Unavailable("could not open a savepoint: " + st.message());
       break;
     }
+    const int64_t changes_before = savepoint ? 0 : conn_->TotalChanges();
     try {
       st = batch[i].job(*conn_);
     } catch (const std::exception& e) {
@@ -122,6 +142,16 @@ void GroupCommitWriter::RunBatch(std::vector<Pending>& batch) {
       batch_error = Status::Unavailable(
           "the write transaction was aborted by the database");
       break;
+    }
+    if (!savepoint) {
+      if (st.ok()) continue;
+      results[i] = std::move(st);
+      if (conn_->TotalChanges() != changes_before) {
+        // It failed after changing rows: only the batch can be undone.
+        batch_error = Status::Unavailable(
+            "a write failed half-done; its batch was rolled back");
+      }
+      continue;
     }
     if (st.ok()) {
       const Status released = conn_->Run(kRelease);

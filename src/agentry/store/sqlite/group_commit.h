@@ -3,23 +3,33 @@
 // costs one fsync instead of N.
 //
 // The writer takes everything queued (up to max_batch jobs), runs
-// BEGIN IMMEDIATE, runs each job inside its own SAVEPOINT, then COMMITs once
-// and completes every job of the batch.
+// BEGIN IMMEDIATE, runs each job (inside its own SAVEPOINT unless it was
+// submitted as Isolation::kStatements), then COMMITs once and completes
+// every job of the batch.
 //
 // Durability: a job is reported ok only after the COMMIT that contains it has
 // returned, i.e. it is as durable as the connection's `synchronous` setting
 // makes a commit (the store uses WAL with synchronous=FULL: fsynced).
-// Isolation between jobs: a job that returns non-ok (or throws) is rolled
-// back to its savepoint, so it changes nothing, and its batch-mates still
-// commit. If BEGIN or COMMIT fails, or SQLite aborts the transaction, the
-// whole batch is rolled back: every job that had succeeded gets kUnavailable,
-// a job that had failed keeps its own error. Nothing from that batch is
-// written.
+// Isolation between jobs: a job that returns non-ok (or throws) changes
+// nothing, and its batch-mates still commit — a savepoint job is rolled back
+// to its savepoint; a kStatements job relies on each SQLite statement undoing
+// itself when it fails, so it must fail before its first change (if it
+// returns non-ok after a change, the writer cannot undo it alone and rolls
+// the whole batch back). If BEGIN or COMMIT fails, or SQLite aborts the
+// transaction, the whole batch is rolled back: every job that had succeeded
+// gets kUnavailable, a job that had failed keeps its own error. Nothing from
+// that batch is written.
 //
 // Jobs run one after another on the writer thread and see the writes of the
 // jobs before them in the same batch. A job must only use the connection it
 // is given, must not start, commit or roll back transactions itself, and
 // must not block on other writes (it would deadlock the writer).
+//
+// Wake-ups: Write wakes the writer at once. Submit from a thread inside an
+// EventRound (an HTTP I/O thread) defers the wake-up to the end of the round
+// (common/event_round.h): the jobs of one round start one transaction
+// together, and the writer does not take the core from the round. The
+// writer also takes whatever is queued whenever it finishes a batch.
 //
 // Thread-safety: Write, Submit and Shutdown may be called from any thread,
 // concurrently, except from the writer thread itself (a job or a `done`
@@ -57,6 +67,14 @@ class GroupCommitWriter {
   using Job = std::function<Status(SqliteConnection&)>;
   using Done = std::function<void(Status)>;
 
+  // How a job is kept apart from its batch-mates (see the top of the file).
+  enum class Isolation {
+    kSavepoint,   // any job: its own SAVEPOINT, rolled back when it fails
+    kStatements,  // DML only, fails before its first change or not at all:
+                  // no savepoint (two statements and a page copy per page
+                  // it touches fewer)
+  };
+
   // Takes the write connection and starts the writer thread. The connection
   // must not be inside a transaction.
   GroupCommitWriter(std::unique_ptr<SqliteConnection> connection,
@@ -77,7 +95,7 @@ class GroupCommitWriter {
   // the writer thread after the commit (keep it short, it must not throw),
   // or on the calling thread, at once, with kUnavailable when the writer is
   // shut down.
-  void Submit(Job job, Done done);
+  void Submit(Job job, Done done, Isolation isolation = Isolation::kSavepoint);
 
   // Stops accepting jobs, drains the queue, stops the thread. Idempotent.
   void Shutdown();
@@ -86,8 +104,11 @@ class GroupCommitWriter {
   struct Pending {
     Job job;
     Done done;
+    Isolation isolation;
   };
 
+  void Enqueue(Pending pending, bool wake_now);
+  static void Wake(void* self);  // an EventRound wake-up
   void Loop();
   void RunBatch(std::vector<Pending>& batch);
 

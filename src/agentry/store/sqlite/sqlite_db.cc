@@ -241,6 +241,10 @@ Result<SqliteStatement> SqliteConnection::Prepare(std::string_view sql) {
 
 int64_t SqliteConnection::Changes() const { return sqlite3_changes64(db_); }
 
+int64_t SqliteConnection::TotalChanges() const {
+  return sqlite3_total_changes64(db_);
+}
+
 bool SqliteConnection::InTransaction() const {
   return sqlite3_get_autocommit(db_) == 0;
 }

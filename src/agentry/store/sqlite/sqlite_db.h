@@ -139,6 +139,10 @@ class SqliteConnection {
 
   // Rows changed by the most recent INSERT/UPDATE/DELETE.
   int64_t Changes() const;
+  // Rows changed by the statements completed on this connection since it
+  // opened (sqlite3_total_changes64: a statement that failed and undid
+  // itself adds nothing).
+  int64_t TotalChanges() const;
   // True inside an explicit transaction (BEGIN … not yet committed or rolled
   // back). SQLite may roll a transaction back by itself after some errors.
   bool InTransaction() const;

@@ -218,44 +218,50 @@ Result<size_t> SqlitePoolStore::RemoveMembers(
 
 // ---- leases ----
 
+// The lease jobs run without savepoints (GroupCommitWriter::Isolation::
+// kStatements): each fails, if at all, before its first change — Grant
+// writes the profile's token first, whose foreign key is what refuses a
+// profile that is gone.
+
 void SqliteLeaseStore::Grant(const Lease& lease, Done done) {
   writer_.Submit(
       [lease](SqliteConnection& c) -> Status {
         {
+          // The profile's token and start time (a narrow table: few pages
+          // per batch).
           AGENTRY_ASSIGN_OR_RETURN(
               SqliteStatement stmt,
-              c.Prepare("INSERT INTO leases (" AGENTRY_LEASE_COLUMNS
-                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"));
-          stmt.BindAll(
-              lease.id, lease.organization_id, lease.pool_id, lease.profile_id,
-              static_cast<int64_t>(lease.exclusive ? 1 : 0), lease.holder,
-              lease.fencing_token, lease.acquired_at_ms, lease.expires_at_ms);
-          AGENTRY_RETURN_IF_ERROR(stmt.Run());
+              c.Prepare("INSERT INTO profile_grants (organization_id, "
+                        "profile_id, fencing_token, last_leased_at) "
+                        "VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (organization_id, profile_id) DO UPDATE "
+                        "SET fencing_token = max(fencing_token, "
+                        "excluded.fencing_token), "
+                        "last_leased_at = max(last_leased_at, "
+                        "excluded.last_leased_at)"));
+          stmt.BindAll(lease.organization_id, lease.profile_id,
+                       lease.fencing_token, lease.acquired_at_ms);
+          if (Status st = stmt.Run(); !st.ok()) {
+            if (c.LastErrorCode() == SQLITE_CONSTRAINT_FOREIGNKEY) {
+              return Status::NotFound("profile " + lease.profile_id +
+                                      " not found");
+            }
+            return st;
+          }
         }
-        // The profile's token and start time (a narrow table: few pages
-        // per batch). Its foreign key refuses a profile that is gone.
+        // Fails only if the id were taken, or the database fails: then the
+        // writer rolls back the batch (the token above went with it).
         AGENTRY_ASSIGN_OR_RETURN(
             SqliteStatement stmt,
-            c.Prepare("INSERT INTO profile_grants (organization_id, "
-                      "profile_id, fencing_token, last_leased_at) "
-                      "VALUES (?, ?, ?, ?) "
-                      "ON CONFLICT (organization_id, profile_id) DO UPDATE "
-                      "SET fencing_token = max(fencing_token, "
-                      "excluded.fencing_token), "
-                      "last_leased_at = max(last_leased_at, "
-                      "excluded.last_leased_at)"));
-        stmt.BindAll(lease.organization_id, lease.profile_id,
-                     lease.fencing_token, lease.acquired_at_ms);
-        if (Status st = stmt.Run(); !st.ok()) {
-          if (c.LastErrorCode() == SQLITE_CONSTRAINT_FOREIGNKEY) {
-            return Status::NotFound("profile " + lease.profile_id +
-                                    " not found");
-          }
-          return st;
-        }
-        return Status::Ok();
+            c.Prepare("INSERT INTO leases (" AGENTRY_LEASE_COLUMNS
+                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"));
+        stmt.BindAll(
+            lease.id, lease.organization_id, lease.pool_id, lease.profile_id,
+            static_cast<int64_t>(lease.exclusive ? 1 : 0), lease.holder,
+            lease.fencing_token, lease.acquired_at_ms, lease.expires_at_ms);
+        return stmt.Run();
       },
-      std::move(done));
+      std::move(done), GroupCommitWriter::Isolation::kStatements);
 }
 
 void SqliteLeaseStore::Renew(std::string_view organization_id,
@@ -275,7 +281,7 @@ void SqliteLeaseStore::Renew(std::string_view organization_id,
         }
         return Status::Ok();
       },
-      std::move(done));
+      std::move(done), GroupCommitWriter::Isolation::kStatements);
 }
 
 void SqliteLeaseStore::Release(std::string_view organization_id,
@@ -291,7 +297,7 @@ void SqliteLeaseStore::Release(std::string_view organization_id,
         stmt.BindAll(released_at_ms, id, org);
         return stmt.Run();
       },
-      std::move(done));
+      std::move(done), GroupCommitWriter::Isolation::kStatements);
 }
 
 Result<Lease> SqliteLeaseStore::Get(std::string_view organization_id,
