@@ -55,23 +55,27 @@ void GroupCommitWriter::Submit(Job job, Done done, Isolation isolation) {
 }
 
 void GroupCommitWriter::Enqueue(Pending pending, bool wake_now) {
+  bool queued = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(pending));
-      if (wake_now || !EventRound::Defer(&GroupCommitWriter::Wake, this)) {
-        cv_.notify_one();
-      }
-      return;
+      queued = true;
     }
   }
-  Complete(pending.done, Status::Unavailable("the store is shutting down"));
+  if (!queued) {
+    Complete(pending.done, Status::Unavailable("the store is shutting down"));
+    return;
+  }
+  // Outside the lock: the round's hook is the event loop's code, and a
+  // notify needs no lock once the queue changed under it.
+  if (wake_now || !EventRound::Defer(&GroupCommitWriter::Wake, this)) {
+    cv_.notify_one();
+  }
 }
 
 void GroupCommitWriter::Wake(void* self) {
-  auto* writer = static_cast<GroupCommitWriter*>(self);
-  std::lock_guard<std::mutex> lock(writer->mu_);
-  writer->cv_.notify_one();
+  static_cast<GroupCommitWriter*>(self)->cv_.notify_one();
 }
 
 void GroupCommitWriter::Shutdown() {
