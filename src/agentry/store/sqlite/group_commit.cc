@@ -55,27 +55,26 @@ void GroupCommitWriter::Submit(Job job, Done done, Isolation isolation) {
 }
 
 void GroupCommitWriter::Enqueue(Pending pending, bool wake_now) {
-  bool queued = false;
   {
+    // The notify stays under the lock: once the lock is released the
+    // writer may commit this job, its caller may destroy the writer, and a
+    // notify after that would touch a destroyed condition variable.
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(pending));
-      queued = true;
+      if (wake_now || !EventRound::Defer(&GroupCommitWriter::Wake, this)) {
+        cv_.notify_one();
+      }
+      return;
     }
   }
-  if (!queued) {
-    Complete(pending.done, Status::Unavailable("the store is shutting down"));
-    return;
-  }
-  // Outside the lock: the round's hook is the event loop's code, and a
-  // notify needs no lock once the queue changed under it.
-  if (wake_now || !EventRound::Defer(&GroupCommitWriter::Wake, this)) {
-    cv_.notify_one();
-  }
+  Complete(pending.done, Status::Unavailable("the store is shutting down"));
 }
 
 void GroupCommitWriter::Wake(void* self) {
-  static_cast<GroupCommitWriter*>(self)->cv_.notify_one();
+  auto* writer = static_cast<GroupCommitWriter*>(self);
+  std::lock_guard<std::mutex> lock(writer->mu_);
+  writer->cv_.notify_one();
 }
 
 void GroupCommitWriter::Shutdown() {
