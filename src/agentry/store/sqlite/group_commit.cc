@@ -90,6 +90,11 @@ void GroupCommitWriter::Shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool GroupCommitWriter::Idle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return idle_ && queue_.empty();
+}
+
 void GroupCommitWriter::Loop() {
   const size_t max_batch = std::max<size_t>(1, options_.max_batch);
   std::vector<Pending> batch;
@@ -97,7 +102,9 @@ void GroupCommitWriter::Loop() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
+      idle_ = true;
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      idle_ = false;
       if (queue_.empty()) return;  // stopping, and everything drained
       const size_t n = std::min(queue_.size(), max_batch);
       batch.clear();

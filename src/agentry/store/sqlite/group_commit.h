@@ -100,6 +100,10 @@ class GroupCommitWriter {
   // Stops accepting jobs, drains the queue, stops the thread. Idempotent.
   void Shutdown();
 
+  // True while the writer thread waits for work with nothing queued (so the
+  // next job reaches it only through a wake-up). For tests and diagnostics.
+  bool Idle();
+
  private:
   struct Pending {
     Job job;
@@ -119,6 +123,7 @@ class GroupCommitWriter {
   std::condition_variable cv_;
   std::deque<Pending> queue_;  // GUARDED_BY(mu_)
   bool stopping_ = false;      // GUARDED_BY(mu_)
+  bool idle_ = false;          // GUARDED_BY(mu_)
 
   std::mutex shutdown_mu_;  // serialises Shutdown (join once)
   std::thread thread_;
