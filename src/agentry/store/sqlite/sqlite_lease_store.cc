@@ -228,20 +228,29 @@ void SqliteLeaseStore::Grant(const Lease& lease, Done done) {
       [lease](SqliteConnection& c) -> Status {
         {
           // The profile's token and start time (a narrow table: few pages
-          // per batch).
+          // per batch). An UPDATE first: after a profile's first grant it
+          // is all it takes, and it leaves the foreign key alone.
           AGENTRY_ASSIGN_OR_RETURN(
-              SqliteStatement stmt,
+              SqliteStatement update,
+              c.Prepare("UPDATE profile_grants SET fencing_token = "
+                        "max(fencing_token, ?3), last_leased_at = "
+                        "max(last_leased_at, ?4) WHERE organization_id = ?1 "
+                        "AND profile_id = ?2"));
+          update.BindAll(lease.organization_id, lease.profile_id,
+                         lease.fencing_token, lease.acquired_at_ms);
+          AGENTRY_RETURN_IF_ERROR(update.Run());
+        }
+        if (c.Changes() == 0) {
+          // The profile's first grant, or its profile is gone (then the
+          // foreign key refuses the row, and nothing was changed).
+          AGENTRY_ASSIGN_OR_RETURN(
+              SqliteStatement insert,
               c.Prepare("INSERT INTO profile_grants (organization_id, "
                         "profile_id, fencing_token, last_leased_at) "
-                        "VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (organization_id, profile_id) DO UPDATE "
-                        "SET fencing_token = max(fencing_token, "
-                        "excluded.fencing_token), "
-                        "last_leased_at = max(last_leased_at, "
-                        "excluded.last_leased_at)"));
-          stmt.BindAll(lease.organization_id, lease.profile_id,
-                       lease.fencing_token, lease.acquired_at_ms);
-          if (Status st = stmt.Run(); !st.ok()) {
+                        "VALUES (?, ?, ?, ?)"));
+          insert.BindAll(lease.organization_id, lease.profile_id,
+                         lease.fencing_token, lease.acquired_at_ms);
+          if (Status st = insert.Run(); !st.ok()) {
             if (c.LastErrorCode() == SQLITE_CONSTRAINT_FOREIGNKEY) {
               return Status::NotFound("profile " + lease.profile_id +
                                       " not found");
