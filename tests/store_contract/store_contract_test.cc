@@ -540,32 +540,46 @@ TEST(SqliteStoreTest, MigrationsAreRecordedOnceAndWalIsOn) {
   EXPECT_EQ(mode->Text(0), "wal");
 }
 
+// Applies the embedded migrations older than `version` to `c`, as a binary
+// of that time would have, recording them.
+void ApplyMigrationsBefore(SqliteConnection& c, int version) {
+  ASSERT_TRUE(c.Exec("CREATE TABLE schema_migrations (version INTEGER "
+                     "PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER "
+                     "NOT NULL) STRICT")
+                  .ok());
+  for (size_t i = 0; i < kSqliteMigrationsCount; ++i) {
+    const Migration& m = kSqliteMigrations[i];
+    if (m.version >= version) break;
+    ASSERT_TRUE(c.Exec(m.sql).ok()) << m.name;
+    Result<SqliteStatement> rec = c.Prepare(
+        "INSERT INTO schema_migrations (version, name, applied_at) "
+        "VALUES (?, ?, ?)");
+    ASSERT_TRUE(rec.ok());
+    rec->BindAll(m.version, m.name, kT0);
+    ASSERT_TRUE(rec->Run().ok());
+  }
+}
+
+// Creates the database at `path` as a binary from before migration `version`
+// left it; the open connection goes to *out.
+void OpenBefore(const std::string& path, int version,
+                std::unique_ptr<SqliteConnection>* out) {
+  std::filesystem::create_directories(
+      std::filesystem::path(path).parent_path());
+  Result<std::unique_ptr<SqliteConnection>> conn = SqliteConnection::Open(path);
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(ApplyMigrationsBefore(**conn, version));
+  *out = std::move(*conn);
+}
+
 // A database written before 0005_lease_hot_path keeps its profiles' fencing
 // tokens and last grant times through the migration.
 TEST(SqliteStoreTest, LeaseHotPathMigrationKeepsTokens) {
   SqliteBackend backend;
-  std::filesystem::create_directories(
-      std::filesystem::path(backend.path()).parent_path());
   {
-    Result<std::unique_ptr<SqliteConnection>> conn =
-        SqliteConnection::Open(backend.path());
-    ASSERT_TRUE(conn.ok());
-    SqliteConnection& c = **conn;
-    ASSERT_TRUE(c.Exec("CREATE TABLE schema_migrations (version INTEGER "
-                       "PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER "
-                       "NOT NULL) STRICT")
-                    .ok());
-    for (size_t i = 0; i < kSqliteMigrationsCount; ++i) {
-      const Migration& m = kSqliteMigrations[i];
-      if (m.version >= 5) break;
-      ASSERT_TRUE(c.Exec(m.sql).ok()) << m.name;
-      Result<SqliteStatement> rec = c.Prepare(
-          "INSERT INTO schema_migrations (version, name, applied_at) "
-          "VALUES (?, ?, ?)");
-      ASSERT_TRUE(rec.ok());
-      rec->BindAll(m.version, m.name, kT0);
-      ASSERT_TRUE(rec->Run().ok());
-    }
+    std::unique_ptr<SqliteConnection> conn;
+    ASSERT_NO_FATAL_FAILURE(OpenBefore(backend.path(), 5, &conn));
+    SqliteConnection& c = *conn;
     Result<SqliteStatement> org = c.Prepare(
         "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)");
     ASSERT_TRUE(org.ok());
@@ -602,6 +616,65 @@ TEST(SqliteStoreTest, LeaseHotPathMigrationKeepsTokens) {
       EXPECT_EQ(s.last_leased_at_ms, std::nullopt);
     }
   }
+}
+
+// A database written before 0006_leases_without_rowid keeps every lease,
+// released or live, through the table's rebuild.
+TEST(SqliteStoreTest, LeasesWithoutRowidMigrationKeepsLeases) {
+  SqliteBackend backend;
+  {
+    std::unique_ptr<SqliteConnection> conn;
+    ASSERT_NO_FATAL_FAILURE(OpenBefore(backend.path(), 6, &conn));
+    SqliteConnection& c = *conn;
+    ASSERT_TRUE(
+        c.Exec("INSERT INTO organizations (id, name, created_at) VALUES "
+               "('org-1', 'one', 1);"
+               "INSERT INTO leases (id, organization_id, pool_id, profile_id, "
+               "exclusive, holder, fencing_token, acquired_at, expires_at, "
+               "released_at) VALUES "
+               "('l-live', 'org-1', 'pool-1', 'prof-1', 1, 'runner-7', 3, "
+               "1763840000123, 1763840300123, NULL),"
+               "('l-done', 'org-1', 'pool-1', 'prof-2', 0, NULL, 9, "
+               "1763840000000, 1763840300000, 1763840000100)")
+            .ok());
+  }
+  Result<std::unique_ptr<Store>> store = OpenStore(backend.url());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<Lease> live = (*store)->leases().Get("org-1", "l-live");
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  EXPECT_EQ(live->pool_id, "pool-1");
+  EXPECT_EQ(live->profile_id, "prof-1");
+  EXPECT_TRUE(live->exclusive);
+  EXPECT_EQ(live->holder, "runner-7");
+  EXPECT_EQ(live->fencing_token, 3);
+  EXPECT_EQ(live->acquired_at_ms, kT0);
+  EXPECT_EQ(live->expires_at_ms, kT0 + 300000);
+  EXPECT_EQ(live->released_at_ms, std::nullopt);
+  Result<Lease> done = (*store)->leases().Get("org-1", "l-done");
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_FALSE(done->exclusive);
+  EXPECT_EQ(done->holder, std::nullopt);
+  EXPECT_EQ(done->released_at_ms, 1763840000100);
+  Result<LeaseSnapshot> snapshot = (*store)->leases().Load(kT0 + 1);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  ASSERT_EQ(snapshot->live_leases.size(), 1u);
+  EXPECT_EQ(snapshot->live_leases[0].id, "l-live");
+
+  Result<std::unique_ptr<SqliteConnection>> conn =
+      SqliteConnection::Open(backend.path());
+  ASSERT_TRUE(conn.ok());
+  Result<SqliteStatement> schema = (*conn)->Prepare(
+      "SELECT sql FROM sqlite_schema WHERE type = 'table' AND "
+      "name = 'leases'");
+  ASSERT_TRUE(schema.ok());
+  ASSERT_TRUE(*schema->Step());
+  EXPECT_NE(schema->Text(0).find("WITHOUT ROWID"), std::string::npos);
+  Result<SqliteStatement> index = (*conn)->Prepare(
+      "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND "
+      "name = 'leases_unreleased'");
+  ASSERT_TRUE(index.ok());
+  ASSERT_TRUE(*index->Step());
+  EXPECT_EQ(index->Int64(0), 1);
 }
 
 TEST(SqliteStoreTest, RefusesADatabaseFromANewerBinary) {

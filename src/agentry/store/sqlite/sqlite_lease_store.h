@@ -1,6 +1,7 @@
 // The SQLite ProfileStore, PoolStore and LeaseStore (store.h states the
 // contracts), parts of SqliteStore. Tables of migrations/sqlite/
-// 0004_leases.sql and 0005_lease_hot_path.sql. Lease writes are submitted
+// 0004_leases.sql, 0005_lease_hot_path.sql and 0006_leases_without_rowid.sql.
+// Lease writes are submitted
 // to the store's group-commit writer without blocking (one fsync covers a
 // whole batch of grants); the writer runs jobs in submission order.
 //
