@@ -17,6 +17,8 @@ A="$(realpath "$1")"; B="$(realpath "$2")"; ROUNDS="${3:-4}"; SECONDS_PER_RUN="$
 [[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || { echo "ROUNDS must be 1-99" >&2; exit 2; }
 [[ "$SECONDS_PER_RUN" =~ ^[1-9][0-9]?$ ]] || { echo "SECONDS must be 1-99" >&2; exit 2; }
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lease_pool.sh
+source "$ROOT/bench/lease_pool.sh"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 cmake --build "$BUILD_DIR" --target lease_load >&2
 LEASE_LOAD="$BUILD_DIR/bench/lease_load"
@@ -35,7 +37,7 @@ print("".join(secrets.choice(a) for _ in range(40)))')"
 
 # start NAME BINARY: starts a server, fills its pool; sets PORT and POOL.
 start() {
-  local name="$1" bin="$2" ids="" id i
+  local name="$1" bin="$2" i
   PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   mkdir -p "$TMP/$name"
   (
@@ -51,19 +53,8 @@ start() {
     sleep 0.1
   done
   curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$TMP/$name/err" >&2; exit 1; }
-  local auth=(-H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json')
-  for i in $(seq 128); do
-    id="$(curl -sf -X POST "http://127.0.0.1:$PORT/v1/agent-profiles" "${auth[@]}" \
-      --data-binary "{\"name\":\"p$i\",\"credentials\":[{\"name\":\"pw\",\"data\":\"secret$i\"}]}" \
-      | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')"
-    [[ -n "$id" ]] || { echo "$name: creating a profile failed" >&2; exit 1; }
-    ids="$ids\"$id\","
-  done
-  POOL="$(curl -sf -X POST "http://127.0.0.1:$PORT/v1/agent-profile-pools" "${auth[@]}" \
-    --data-binary '{"name":"bench"}' | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')"
-  [[ -n "$POOL" ]] || { echo "$name: creating the pool failed" >&2; exit 1; }
-  curl -sf -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/agent-profile-pools/$POOL/profiles" \
-    "${auth[@]}" --data-binary "{\"profile_ids\":[${ids%,}]}"
+  POOL="$(lease_make_pool "http://127.0.0.1:$PORT" "$ADMIN" 128 "$TMP/$name")" \
+    || { echo "$name: could not create the pool" >&2; exit 1; }
 }
 
 # run PORT POOL SECONDS: lease pairs/s of one lease_load run.

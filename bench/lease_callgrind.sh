@@ -12,6 +12,8 @@
 #   bash bench/lease_callgrind.sh [OUT_FILE]   # default: a temporary file
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lease_pool.sh
+source "$ROOT/bench/lease_pool.sh"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 SECONDS_RUN="${LEASE_CALLGRIND_SECONDS:-8}"
 die() { echo "lease_callgrind: error: $*" >&2; exit 1; }
@@ -45,19 +47,7 @@ for _ in $(seq 200); do
 done
 curl -sf "$BASE/healthz" >/dev/null || die "the server did not become healthy"
 
-auth=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
-id_of() { sed -n 's/^{"id":"\([^"]*\)".*/\1/p'; }
-ids=""
-for i in $(seq 16); do
-  id="$(curl -sf "${auth[@]}" "$BASE/v1/agent-profiles" \
-    --data-binary "{\"name\":\"p$i\",\"credentials\":[{\"name\":\"pw\",\"data\":\"secret$i\"}]}" | id_of)"
-  [[ -n "$id" ]] || die "creating a profile failed"
-  ids="$ids\"$id\","
-done
-POOL="$(curl -sf "${auth[@]}" "$BASE/v1/agent-profile-pools" --data-binary '{"name":"callgrind"}' | id_of)"
-[[ -n "$POOL" ]] || die "creating the pool failed"
-curl -sf "${auth[@]}" "$BASE/v1/agent-profile-pools/$POOL/profiles" \
-  --data-binary "{\"profile_ids\":[${ids%,}]}" >/dev/null || die "adding the members failed"
+POOL="$(lease_make_pool "$BASE" "$KEY" 16 "$TMP")" || die "creating the pool failed"
 
 LEASE_LOAD_KEY="$KEY" "$BUILD_DIR/bench/lease_load" --target "127.0.0.1:$PORT" --pool "$POOL" \
   --connections 8 --duration "$SECONDS_RUN" | grep -E '^(pairs|pairs/s|non2xx|connection_errors):'

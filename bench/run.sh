@@ -37,6 +37,8 @@ log() { echo "bench: $*" >&2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/lease_pool.sh
+source "$ROOT/bench/lease_pool.sh"
 
 # ---------------------------------------------------------------- render
 # `bash bench/run.sh render`: the Velocity engine's Google Benchmark
@@ -308,7 +310,7 @@ lease_run() {
 }
 
 run_leases() {
-  local build_dir="${BUILD_DIR:-build}" agentry port base code i ids pool_id
+  local build_dir="${BUILD_DIR:-build}" agentry port base code i pool_id
   command -v taskset >/dev/null 2>&1 || die "taskset not found (util-linux)"
   if [[ ! -x "$build_dir/agentry" ]]; then
     log "$build_dir/agentry missing; running make build"
@@ -340,28 +342,9 @@ print("".join(secrets.choice(a) for _ in range(40)))')"
   wait_for_200 "$base/healthz" "$LEASE_AGENTRY_PID" agentry "$TMP/leases/agentry.err"
   log "leases: agentry up on $base (pid $LEASE_AGENTRY_PID); creating $LEASE_PROFILES profiles"
 
-  local auth=(-H "Authorization: Bearer $LEASE_ADMIN") ct=(-H "Content-Type: application/json")
-  ids=()
-  for ((i = 1; i <= LEASE_PROFILES; i++)); do
-    code="$(http_code POST "$base/v1/agent-profiles" "$TMP/leases/profile.out" "${auth[@]}" "${ct[@]}" \
-      --data-binary "{\"name\":\"p$i\",\"credentials\":[{\"name\":\"pw\",\"data\":\"secret$i\"}]}")"
-    [[ "$code" == 201 ]] || { cat "$TMP/leases/profile.out" >&2; echo >&2; die "POST /v1/agent-profiles answered $code"; }
-    ids+=("$(sed -n 's/^{"id":"\([^"]*\)".*/\1/p' "$TMP/leases/profile.out")")
-    [[ -n "${ids[-1]}" ]] || { cat "$TMP/leases/profile.out" >&2; die "no id in the profile answer"; }
-  done
-  code="$(http_code POST "$base/v1/agent-profile-pools" "$TMP/leases/pool.out" "${auth[@]}" "${ct[@]}" \
-    --data-binary '{"name":"bench"}')"
-  [[ "$code" == 201 ]] || { cat "$TMP/leases/pool.out" >&2; echo >&2; die "POST /v1/agent-profile-pools answered $code"; }
-  pool_id="$(sed -n 's/^{"id":"\([^"]*\)".*/\1/p' "$TMP/leases/pool.out")"
-  [[ -n "$pool_id" ]] || { cat "$TMP/leases/pool.out" >&2; die "no id in the pool answer"; }
-  grep -q '"allow_concurrent_use":false' "$TMP/leases/pool.out" || die "the pool is not exclusive: $(cat "$TMP/leases/pool.out")"
-  local members
-  members="$(printf '"%s",' "${ids[@]}")"
-  code="$(http_code POST "$base/v1/agent-profile-pools/$pool_id/profiles" "$TMP/leases/members.out" "${auth[@]}" "${ct[@]}" \
-    --data-binary "{\"profile_ids\":[${members%,}]}")"
-  [[ "$code" == 2?? ]] || { cat "$TMP/leases/members.out" >&2; echo >&2; die "adding the profiles to the pool answered $code"; }
-  grep -q "\"profile_count\":$LEASE_PROFILES\\b" "$TMP/leases/members.out" \
-    || die "the pool does not hold $LEASE_PROFILES profiles: $(cat "$TMP/leases/members.out")"
+  local auth=(-H "Authorization: Bearer $LEASE_ADMIN")
+  pool_id="$(lease_make_pool "$base" "$LEASE_ADMIN" "$LEASE_PROFILES" "$TMP/leases")" \
+    || die "could not create the bench pool"
   log "leases: pool $pool_id holds $LEASE_PROFILES profiles (exclusive)"
 
   LEASE_LOAD_CMD=(taskset -c "$CLIENT_CPU" "$lease_load" --target "127.0.0.1:$port" --pool "$pool_id"
