@@ -10,6 +10,9 @@
 # (lease_load's `pairs` × 2) for figures per operation.
 #
 #   bash bench/lease_callgrind.sh [OUT_FILE]   # default: a temporary file
+#
+# AGENTRY_BIN names another server binary (default: BUILD_DIR/agentry), to
+# compare two builds instruction for instruction.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lease_pool.sh
@@ -18,8 +21,9 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 SECONDS_RUN="${LEASE_CALLGRIND_SECONDS:-8}"
 die() { echo "lease_callgrind: error: $*" >&2; exit 1; }
 command -v valgrind >/dev/null || die "valgrind not found"
-[[ -x "$BUILD_DIR/agentry" && -x "$BUILD_DIR/bench/lease_load" ]] \
-  || die "build first: make build (needs $BUILD_DIR/agentry and $BUILD_DIR/bench/lease_load)"
+AGENTRY_BIN="${AGENTRY_BIN:-$BUILD_DIR/agentry}"
+[[ -x "$AGENTRY_BIN" && -x "$BUILD_DIR/bench/lease_load" ]] \
+  || die "build first: make build (needs $AGENTRY_BIN and $BUILD_DIR/bench/lease_load)"
 
 TMP="$(mktemp -d /tmp/agentry-lease-cg.XXXXXX)"
 OUT="${1:-$TMP/callgrind.out}"
@@ -37,7 +41,7 @@ PORT="$(python3 -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 BASE="http://127.0.0.1:$PORT"
 AGENTRY_BOOTSTRAP_ADMIN_KEY="$KEY" valgrind --tool=callgrind --callgrind-out-file="$OUT" \
-  "$BUILD_DIR/agentry" serve --listen "127.0.0.1:$PORT" --store "sqlite://$TMP/db/a.db" \
+  "$AGENTRY_BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite://$TMP/db/a.db" \
   --log-level warn --threads 1 --rate-limit 1000000000:1000000000 >"$TMP/server.out" 2>"$TMP/server.err" &
 SRV=$!
 for _ in $(seq 200); do

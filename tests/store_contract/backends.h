@@ -160,8 +160,9 @@ class StoreTest : public ::testing::Test {
     Open();
   }
 
+  // Opens with `options_` (a test may change them, then Reopen).
   void Open() {
-    StoreOptions options;
+    StoreOptions options = options_;
     options.commit_batch_sizes = &batch_sizes_;
     Result<std::unique_ptr<Store>> store = OpenStore(backend_.url(), options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -192,6 +193,7 @@ class StoreTest : public ::testing::Test {
   }
 
   Backend backend_;  // outlives the store
+  StoreOptions options_;
   Histogram batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256}};
   std::unique_ptr<Store> store_;
 };

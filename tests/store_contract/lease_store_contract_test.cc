@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <future>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "agentry/common/ids.h"
 #include "agentry/domain/lease.h"
 #include "agentry/domain/profile.h"
+#include "agentry/store/sqlite/sqlite_db.h"
 #include "agentry/store/store.h"
 #include "backends.h"
 
@@ -326,6 +328,153 @@ TYPED_TEST(LeaseStoreTest, GrantOfAProfileThatIsGoneWritesNothing) {
   EXPECT_EQ(snapshot->live_leases[0].id, fine.id);
   ASSERT_EQ(snapshot->lease_states.size(), 1u);
   EXPECT_EQ(snapshot->lease_states[0].fencing_token, 1);
+}
+
+// ---- SQLite: grants folded into the token rows in batches (0007) ----
+
+class SqliteLeaseFoldTest
+    : public LeaseStoreTest<store_contract::SqliteBackend> {
+ protected:
+  void SetUp() override {
+    LeaseStoreTest::SetUp();
+    options_.lease_fold_every = 3;
+    Reopen();
+    org_ = CreateOrg("fold").first;
+    pool_ = MakePool(org_.id, "p");
+    a_ = MakeProfile(org_.id, "a");
+    b_ = MakeProfile(org_.id, "b");
+    ASSERT_TRUE(pools().Create(pool_).ok());
+    ASSERT_TRUE(profiles().Create(a_).ok());
+    ASSERT_TRUE(profiles().Create(b_).ok());
+  }
+
+  Lease GrantOk(const Profile& profile, int64_t token, int64_t at) {
+    Lease l = MakeLease(pool_, profile, token, at);
+    const Status st = Wait([&](auto done) { leases().Grant(l, done); });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return l;
+  }
+
+  // A write after everything submitted so far (the writer runs jobs in
+  // order): a fold submitted before it has run when it returns.
+  void Drain() {
+    Lease l = MakeLease(pool_, a_, 1, kT0);
+    ASSERT_TRUE(Wait([&](auto done) {
+                  leases().Release(org_.id, l.id, kT0, done);
+                }).ok());
+  }
+
+  // profile_grants as written: profile id -> (token, last_leased_at).
+  std::map<std::string, std::pair<int64_t, int64_t>> TokenRows() {
+    std::map<std::string, std::pair<int64_t, int64_t>> rows;
+    auto conn = SqliteConnection::Open(backend_.path());
+    EXPECT_TRUE(conn.ok());
+    auto stmt = (*conn)->Prepare(
+        "SELECT profile_id, fencing_token, last_leased_at FROM "
+        "profile_grants");
+    EXPECT_TRUE(stmt.ok());
+    while (*stmt->Step()) {
+      rows[stmt->Text(0)] = {stmt->Int64(1), stmt->Int64(2)};
+    }
+    return rows;
+  }
+
+  std::string FoldedThrough() {
+    auto conn = SqliteConnection::Open(backend_.path());
+    EXPECT_TRUE(conn.ok());
+    auto stmt =
+        (*conn)->Prepare("SELECT through_lease_id FROM lease_grants_folded");
+    EXPECT_TRUE(stmt.ok());
+    EXPECT_TRUE(*stmt->Step());
+    return stmt->Text(0);
+  }
+
+  // The snapshot's token and start time of `profile`.
+  std::pair<int64_t, std::optional<int64_t>> Loaded(const Profile& profile) {
+    auto snapshot = leases().Load(kT0);
+    EXPECT_TRUE(snapshot.ok());
+    for (const ProfileLeaseState& s : snapshot->lease_states) {
+      if (s.profile_id == profile.id) {
+        return {s.fencing_token, s.last_leased_at_ms};
+      }
+    }
+    ADD_FAILURE() << "no lease state for " << profile.id;
+    return {};
+  }
+
+  Organization org_;
+  Pool pool_;
+  Profile a_, b_;
+};
+
+TEST_F(SqliteLeaseFoldTest, TokensAreFoldedEveryFewGrantsAndLoadedInBetween) {
+  GrantOk(a_, 1, kT0 + 1000);
+  GrantOk(b_, 1, kT0 + 1100);
+  // Not folded yet: the token rows are untouched, Load reads the leases.
+  EXPECT_TRUE(TokenRows().empty());
+  EXPECT_EQ(Loaded(a_), std::pair(int64_t{1}, std::optional(kT0 + 1000)));
+  const Lease third = GrantOk(a_, 2, kT0 + 1200);  // the third: a fold
+  Drain();
+  auto rows = TokenRows();
+  EXPECT_EQ(rows[a_.id], std::pair(int64_t{2}, kT0 + 1200));
+  EXPECT_EQ(rows[b_.id], std::pair(int64_t{1}, kT0 + 1100));
+  EXPECT_EQ(FoldedThrough(), third.id);
+
+  // One more, not folded; then a restart.
+  GrantOk(a_, 3, kT0 + 1300);
+  EXPECT_EQ(TokenRows()[a_.id].first, 2);
+  EXPECT_EQ(Loaded(a_), std::pair(int64_t{3}, std::optional(kT0 + 1300)));
+  Reopen();
+  EXPECT_EQ(Loaded(a_), std::pair(int64_t{3}, std::optional(kT0 + 1300)));
+  EXPECT_EQ(Loaded(b_), std::pair(int64_t{1}, std::optional(kT0 + 1100)));
+
+  // The next fold (the first of this process) also covers the lease the
+  // last process wrote after its fold.
+  GrantOk(b_, 2, kT0 + 1400);
+  GrantOk(b_, 3, kT0 + 1500);
+  const Lease last = GrantOk(b_, 4, kT0 + 1600);
+  Drain();
+  rows = TokenRows();
+  EXPECT_EQ(rows[a_.id], std::pair(int64_t{3}, kT0 + 1300));
+  EXPECT_EQ(rows[b_.id], std::pair(int64_t{4}, kT0 + 1600));
+  EXPECT_EQ(FoldedThrough(), last.id);
+}
+
+TEST_F(SqliteLeaseFoldTest,
+       ALeaseIdBeforeTheFoldedOnesRaisesItsTokenRowAtOnce) {
+  GrantOk(a_, 1, kT0 + 1000);
+  GrantOk(a_, 2, kT0 + 1100);
+  GrantOk(a_, 3, kT0 + 1200);
+  Drain();
+  ASSERT_EQ(TokenRows()[b_.id].first, 0);
+  // A clock set back: an id that sorts before the folded ones. The next
+  // fold starts after them, so this grant writes its token row itself.
+  Lease back = MakeLease(pool_, b_, 5, kT0 + 900);
+  back.id = "00000000-0000-7000-8000-000000000001";
+  ASSERT_TRUE(Wait([&](auto done) { leases().Grant(back, done); }).ok());
+  EXPECT_EQ(TokenRows()[b_.id], std::pair(int64_t{5}, kT0 + 900));
+  Reopen();
+  EXPECT_EQ(Loaded(b_), std::pair(int64_t{5}, std::optional(kT0 + 900)));
+}
+
+TEST_F(SqliteLeaseFoldTest, AFoldLeavesOutAProfileThatIsGone) {
+  GrantOk(a_, 1, kT0 + 1000);
+  const Lease gone = GrantOk(b_, 7, kT0 + 1100);
+  ASSERT_TRUE(profiles().Delete(org_.id, b_.id, std::nullopt).ok());
+  // The writer forgot b with its delete: b's next grant is refused. (The
+  // third grant submitted: a fold follows it.)
+  Lease refused = MakeLease(pool_, b_, 8, kT0 + 1150);
+  EXPECT_EQ(Wait([&](auto done) { leases().Grant(refused, done); }).code(),
+            ErrorCode::kNotFound);
+  Drain();
+  auto rows = TokenRows();
+  EXPECT_EQ(rows.count(b_.id), 0u);
+  EXPECT_EQ(rows[a_.id], std::pair(int64_t{1}, kT0 + 1000));
+  EXPECT_EQ(FoldedThrough(), gone.id);
+  EXPECT_EQ(leases().Get(org_.id, refused.id).status().code(),
+            ErrorCode::kNotFound);
+  GrantOk(a_, 2, kT0 + 1200);
+  EXPECT_EQ(Loaded(a_), std::pair(int64_t{2}, std::optional(kT0 + 1200)));
 }
 
 }  // namespace

@@ -677,6 +677,40 @@ TEST(SqliteStoreTest, LeasesWithoutRowidMigrationKeepsLeases) {
   EXPECT_EQ(index->Int64(0), 1);
 }
 
+// A database written before 0007_grants_folded_in_batches: every lease
+// already raised its token row, so the fold starts after the last lease.
+TEST(SqliteStoreTest, GrantsFoldedMigrationStartsAfterTheLastLease) {
+  SqliteBackend backend;
+  {
+    std::unique_ptr<SqliteConnection> conn;
+    ASSERT_NO_FATAL_FAILURE(OpenBefore(backend.path(), 7, &conn));
+    ASSERT_TRUE(conn->Exec("INSERT INTO leases (id, organization_id, pool_id, "
+                           "profile_id, exclusive, holder, fencing_token, "
+                           "acquired_at, expires_at, released_at) VALUES "
+                           "('019aa000-0000-7000-8000-000000000001', 'org-1', "
+                           "'pool-1', 'prof-1', 1, NULL, 3, 1, 2, NULL),"
+                           "('019aa000-0000-7000-8000-000000000002', 'org-1', "
+                           "'pool-1', 'prof-1', 1, NULL, 4, 1, 2, NULL)")
+                    .ok());
+  }
+  auto through_of = [](const std::string& path) {
+    Result<std::unique_ptr<SqliteConnection>> conn =
+        SqliteConnection::Open(path);
+    EXPECT_TRUE(conn.ok());
+    Result<SqliteStatement> stmt =
+        (*conn)->Prepare("SELECT through_lease_id FROM lease_grants_folded");
+    EXPECT_TRUE(stmt.ok());
+    EXPECT_TRUE(*stmt->Step());
+    return stmt->Text(0);
+  };
+  ASSERT_TRUE(OpenStore(backend.url()).ok());
+  EXPECT_EQ(through_of(backend.path()), "019aa000-0000-7000-8000-000000000002");
+  // On an empty database it starts before any id.
+  SqliteBackend empty;
+  ASSERT_TRUE(OpenStore(empty.url()).ok());
+  EXPECT_EQ(through_of(empty.path()), "");
+}
+
 TEST(SqliteStoreTest, RefusesADatabaseFromANewerBinary) {
   SqliteBackend backend;
   ASSERT_TRUE(OpenStore(backend.url()).ok());

@@ -513,6 +513,10 @@ struct StoreOptions {
   size_t read_connections = 4;
   // Most writes folded into one transaction.
   size_t max_batch = 256;
+  // SQLite: grants between two folds of the leases into the profiles'
+  // token rows; loading the leases reads at most about this many beyond
+  // them.
+  size_t lease_fold_every = 2048;
   // How long a read waits for a free pooled connection before failing with
   // kUnavailable (PostgreSQL).
   int64_t connection_wait_ms = 5000;

@@ -2,7 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <boost/json/value.hpp>
+#include <climits>
+#include <map>
+#include <unordered_map>
 #include <utility>
 
 #include "agentry/store/sqlite/group_commit.h"
@@ -75,11 +79,216 @@ Status LeaseNotFound(std::string_view id) {
 
 }  // namespace
 
+// ---- the lease writes' memory (0007_grants_folded_in_batches.sql) ----
+
+namespace {
+
+// Raises a profile's token row to `token` and `started` (neither goes
+// down): an UPDATE first (after a profile's first grant it is all it
+// takes, and it leaves the foreign key alone), an INSERT on its first
+// grant — whose foreign key refuses a profile that is gone (kNotFound,
+// nothing changed).
+Status RaiseTokenRow(SqliteConnection& c, std::string_view organization_id,
+                     std::string_view profile_id, int64_t token,
+                     int64_t started) {
+  {
+    AGENTRY_ASSIGN_OR_RETURN(
+        SqliteStatement update,
+        c.Prepare("UPDATE profile_grants SET fencing_token = "
+                  "max(fencing_token, ?3), last_leased_at = "
+                  "max(last_leased_at, ?4) WHERE organization_id = ?1 "
+                  "AND profile_id = ?2"));
+    update.BindAll(organization_id, profile_id, token, started);
+    AGENTRY_RETURN_IF_ERROR(update.Run());
+  }
+  if (c.Changes() != 0) return Status::Ok();
+  AGENTRY_ASSIGN_OR_RETURN(
+      SqliteStatement insert,
+      c.Prepare("INSERT INTO profile_grants (organization_id, profile_id, "
+                "fencing_token, last_leased_at) VALUES (?, ?, ?, ?)"));
+  insert.BindAll(organization_id, profile_id, token, started);
+  if (Status st = insert.Run(); !st.ok()) {
+    if (c.LastErrorCode() == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      return Status::NotFound("profile " + std::string(profile_id) +
+                              " not found");
+    }
+    return st;
+  }
+  return Status::Ok();
+}
+
+// The last lease id folded, as recorded in this transaction.
+Result<std::string> FoldedThrough(SqliteConnection& c) {
+  AGENTRY_ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      c.Prepare("SELECT through_lease_id FROM lease_grants_folded"));
+  AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Status::Internal("lease_grants_folded has no row");
+  return stmt.Text(0);
+}
+
+Result<bool> LeaseExists(SqliteConnection& c, std::string_view id) {
+  AGENTRY_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                           c.Prepare("SELECT 1 FROM leases WHERE id = ?"));
+  stmt.BindAll(id);
+  return stmt.Step();
+}
+
+// Folds the leases with ids in (from, through] into their profiles' token
+// rows by reading them (leases of a profile that is gone are left out: its
+// token row went with it).
+Status FoldByScan(SqliteConnection& c, const std::string& from,
+                  const std::string& through) {
+  AGENTRY_ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      c.Prepare("INSERT INTO profile_grants (organization_id, profile_id, "
+                "fencing_token, last_leased_at) "
+                "SELECT l.organization_id, l.profile_id, max(l.fencing_token), "
+                "max(l.acquired_at) FROM leases l "
+                "WHERE l.id > ?1 AND l.id <= ?2 AND EXISTS (SELECT 1 FROM "
+                "profiles p WHERE p.organization_id = l.organization_id "
+                "AND p.id = l.profile_id) "
+                "GROUP BY l.organization_id, l.profile_id "
+                "ON CONFLICT (organization_id, profile_id) DO UPDATE SET "
+                "fencing_token = max(fencing_token, excluded.fencing_token), "
+                "last_leased_at = max(last_leased_at, "
+                "excluded.last_leased_at)"));
+  stmt.BindAll(from, through);
+  return stmt.Run();
+}
+
+}  // namespace
+
+// What the writer thread knows of the profiles and of the grants not folded
+// yet (only writer jobs touch it).
+struct SqliteLeaseWriterState {
+  // A profile known to exist (checked once in this process; a deleted one
+  // is forgotten in its delete's job), with the grants written since the
+  // last fold without raising its token row: the greatest token and start
+  // time, and the leases that carry them (a rolled-back batch may have
+  // taken them away).
+  struct Profile {
+    bool noted = false;
+    int64_t token = 0;
+    std::string token_lease;
+    int64_t started = 0;
+    std::string started_lease;
+  };
+  // By "organization\x1fprofile".
+  std::unordered_map<std::string, Profile> profiles;
+  std::string key;  // the last key made (reused: no allocation)
+  // The greatest id a grant wrote without raising its token row; only a
+  // greater id may do so (each must be seen by the next fold). Never less
+  // than the recorded through_lease_id; nullopt until the first grant
+  // (Start).
+  std::optional<std::string> high;
+  // The through_lease_id this process recorded last (nullopt: none since
+  // start, or noted grants were forgotten). A fold that finds another value
+  // recorded (the batch of the last fold was rolled back, or the leases
+  // were written by an earlier process) reads the leases instead of
+  // trusting `profiles`.
+  std::optional<std::string> recorded;
+
+  const std::string& KeyOf(std::string_view organization_id,
+                           std::string_view profile_id) {
+    key.assign(organization_id);
+    key.push_back('\x1f');
+    key.append(profile_id);
+    return key;
+  }
+
+  // The profile's entry, or null when it does not exist.
+  Result<Profile*> Find(SqliteConnection& c, std::string_view organization_id,
+                        std::string_view profile_id) {
+    auto it = profiles.find(KeyOf(organization_id, profile_id));
+    if (it != profiles.end()) return &it->second;
+    // The check the token row's foreign key makes. (A SELECT of its own:
+    // an INSERT … SELECT would run in a statement journal.)
+    AGENTRY_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        c.Prepare("SELECT 1 FROM profiles WHERE organization_id = ? AND "
+                  "id = ?"));
+    stmt.BindAll(organization_id, profile_id);
+    AGENTRY_ASSIGN_OR_RETURN(bool found, stmt.Step());
+    if (!found) return nullptr;
+    return &profiles.try_emplace(key).first->second;
+  }
+
+  void Forget(std::string_view organization_id, std::string_view profile_id) {
+    auto it = profiles.find(KeyOf(organization_id, profile_id));
+    if (it == profiles.end()) return;
+    // If the delete is rolled back, its noted grants must still be folded:
+    // the next fold reads the leases.
+    if (it->second.noted) recorded.reset();
+    profiles.erase(it);
+  }
+
+  // On the first grant: what was recorded, and whether leases follow it
+  // (written by an earlier process: the first fold reads them).
+  Status Start(SqliteConnection& c) {
+    AGENTRY_ASSIGN_OR_RETURN(std::string from, FoldedThrough(c));
+    AGENTRY_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                             c.Prepare("SELECT max(id) FROM leases"));
+    AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row || stmt.IsNull(0) || stmt.Text(0) <= from) recorded = from;
+    high = std::move(from);
+    return Status::Ok();
+  }
+
+  static void Note(Profile& p, const Lease& lease) {
+    if (!p.noted || lease.fencing_token > p.token) {
+      p.token = lease.fencing_token;
+      p.token_lease = lease.id;
+    }
+    if (!p.noted || lease.acquired_at_ms > p.started) {
+      p.started = lease.acquired_at_ms;
+      p.started_lease = lease.id;
+    }
+    p.noted = true;
+  }
+
+  // Folds every lease up to `*high` (in the writer's transaction).
+  Status Fold(SqliteConnection& c) {
+    if (!high) return Status::Ok();  // no grant since start
+    AGENTRY_ASSIGN_OR_RETURN(std::string from, FoldedThrough(c));
+    if (*high <= from) return Status::Ok();
+    bool exact = recorded == from;
+    for (auto it = profiles.begin(); exact && it != profiles.end(); ++it) {
+      if (!it->second.noted) continue;
+      AGENTRY_ASSIGN_OR_RETURN(bool a, LeaseExists(c, it->second.token_lease));
+      AGENTRY_ASSIGN_OR_RETURN(bool b,
+                               LeaseExists(c, it->second.started_lease));
+      exact = a && b;
+    }
+    if (exact) {
+      for (const auto& [k, p] : profiles) {
+        if (!p.noted) continue;
+        const size_t split = k.find('\x1f');
+        AGENTRY_RETURN_IF_ERROR(RaiseTokenRow(
+            c, std::string_view(k).substr(0, split),
+            std::string_view(k).substr(split + 1), p.token, p.started));
+      }
+    } else {
+      AGENTRY_RETURN_IF_ERROR(FoldByScan(c, from, *high));
+    }
+    AGENTRY_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        c.Prepare("UPDATE lease_grants_folded SET through_lease_id = ?"));
+    stmt.BindAll(*high);
+    AGENTRY_RETURN_IF_ERROR(stmt.Run());
+    recorded = *high;
+    for (auto& [k, p] : profiles) p.noted = false;
+    return Status::Ok();
+  }
+};
+
 // ---- profiles ----
 
-SqliteProfileStore::SqliteProfileStore(GroupCommitWriter& writer,
-                                       SqliteReadPool& readers)
-    : table_(ProfileSpec(), writer, readers) {}
+SqliteProfileStore::SqliteProfileStore(
+    GroupCommitWriter& writer, SqliteReadPool& readers,
+    std::shared_ptr<SqliteLeaseWriterState> lease_state)
+    : table_(ProfileSpec(), writer, readers),
+      lease_state_(std::move(lease_state)) {}
 
 Status SqliteProfileStore::Create(const Profile& profile) {
   return table_.Create(ToRow(profile));
@@ -106,8 +315,13 @@ Result<Profile> SqliteProfileStore::Update(
 Status SqliteProfileStore::Delete(std::string_view organization_id,
                                   std::string_view id,
                                   std::optional<int64_t> expected_revision) {
-  // Memberships go with the profile (ON DELETE CASCADE).
-  return table_.Delete(organization_id, id, expected_revision);
+  // Memberships go with the profile (ON DELETE CASCADE); the writer's
+  // memory of it with the delete's job.
+  return table_.Delete(organization_id, id, expected_revision,
+                       [&](SqliteConnection&) {
+                         lease_state_->Forget(organization_id, id);
+                         return Status::Ok();
+                       });
 }
 
 // ---- pools ----
@@ -219,47 +433,36 @@ Result<size_t> SqlitePoolStore::RemoveMembers(
 // ---- leases ----
 
 // The lease jobs run without savepoints (GroupCommitWriter::Isolation::
-// kStatements): each fails, if at all, before its first change — Grant
-// writes the profile's token first, whose foreign key is what refuses a
-// profile that is gone.
+// kStatements): each fails, if at all, before its first change — a grant's
+// first statement is what refuses a profile that is gone.
+
+SqliteLeaseStore::SqliteLeaseStore(GroupCommitWriter& writer,
+                                   SqliteReadPool& readers, size_t fold_every)
+    : writer_(writer),
+      readers_(readers),
+      fold_every_(std::max<uint64_t>(1, fold_every)),
+      state_(std::make_shared<SqliteLeaseWriterState>()) {}
 
 void SqliteLeaseStore::Grant(const Lease& lease, Done done) {
   writer_.Submit(
-      [lease](SqliteConnection& c) -> Status {
-        {
-          // The profile's token and start time (a narrow table: few pages
-          // per batch). An UPDATE first: after a profile's first grant it
-          // is all it takes, and it leaves the foreign key alone.
-          AGENTRY_ASSIGN_OR_RETURN(
-              SqliteStatement update,
-              c.Prepare("UPDATE profile_grants SET fencing_token = "
-                        "max(fencing_token, ?3), last_leased_at = "
-                        "max(last_leased_at, ?4) WHERE organization_id = ?1 "
-                        "AND profile_id = ?2"));
-          update.BindAll(lease.organization_id, lease.profile_id,
-                         lease.fencing_token, lease.acquired_at_ms);
-          AGENTRY_RETURN_IF_ERROR(update.Run());
+      [lease, state = state_](SqliteConnection& c) -> Status {
+        if (!state->high) AGENTRY_RETURN_IF_ERROR(state->Start(c));
+        AGENTRY_ASSIGN_OR_RETURN(
+            SqliteLeaseWriterState::Profile * profile,
+            state->Find(c, lease.organization_id, lease.profile_id));
+        if (profile == nullptr) {
+          return Status::NotFound("profile " + lease.profile_id + " not found");
         }
-        if (c.Changes() == 0) {
-          // The profile's first grant, or its profile is gone (then the
-          // foreign key refuses the row, and nothing was changed).
-          AGENTRY_ASSIGN_OR_RETURN(
-              SqliteStatement insert,
-              c.Prepare("INSERT INTO profile_grants (organization_id, "
-                        "profile_id, fencing_token, last_leased_at) "
-                        "VALUES (?, ?, ?, ?)"));
-          insert.BindAll(lease.organization_id, lease.profile_id,
-                         lease.fencing_token, lease.acquired_at_ms);
-          if (Status st = insert.Run(); !st.ok()) {
-            if (c.LastErrorCode() == SQLITE_CONSTRAINT_FOREIGNKEY) {
-              return Status::NotFound("profile " + lease.profile_id +
-                                      " not found");
-            }
-            return st;
-          }
+        // A lease id the next fold could miss (not after the greatest one
+        // written without its token row) raises its token row now.
+        const bool raise = lease.id <= *state->high;
+        if (raise) {
+          AGENTRY_RETURN_IF_ERROR(
+              RaiseTokenRow(c, lease.organization_id, lease.profile_id,
+                            lease.fencing_token, lease.acquired_at_ms));
         }
         // Fails only if the id were taken, or the database fails: then the
-        // writer rolls back the batch (the token above went with it).
+        // writer rolls back the batch (a token row above went with it).
         AGENTRY_ASSIGN_OR_RETURN(
             SqliteStatement stmt,
             c.Prepare("INSERT INTO leases (" AGENTRY_LEASE_COLUMNS
@@ -268,9 +471,22 @@ void SqliteLeaseStore::Grant(const Lease& lease, Done done) {
             lease.id, lease.organization_id, lease.pool_id, lease.profile_id,
             static_cast<int64_t>(lease.exclusive ? 1 : 0), lease.holder,
             lease.fencing_token, lease.acquired_at_ms, lease.expires_at_ms);
-        return stmt.Run();
+        AGENTRY_RETURN_IF_ERROR(stmt.Run());
+        if (!raise) {
+          SqliteLeaseWriterState::Note(*profile, lease);
+          state->high = lease.id;
+        }
+        return Status::Ok();
       },
       std::move(done), GroupCommitWriter::Isolation::kStatements);
+  if ((grants_.fetch_add(1, std::memory_order_relaxed) + 1) % fold_every_ ==
+      0) {
+    // In its own savepoint: a fold that fails is undone alone, and the
+    // next one covers its leases.
+    writer_.Submit(
+        [state = state_](SqliteConnection& c) { return state->Fold(c); },
+        nullptr);
+  }
 }
 
 void SqliteLeaseStore::Renew(std::string_view organization_id,
@@ -328,6 +544,26 @@ Result<LeaseSnapshot> SqliteLeaseStore::Load(int64_t now_ms) {
     return sqlite::InReadTransaction<LeaseSnapshot>(
         c, [&]() -> Result<LeaseSnapshot> {
           LeaseSnapshot s;
+          // The leases not folded into the token rows yet, per profile:
+          // (organization, profile) -> (token, start of the latest grant).
+          std::map<std::pair<std::string, std::string>,
+                   std::pair<int64_t, int64_t>>
+              tail;
+          {
+            AGENTRY_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                c.Prepare("SELECT organization_id, profile_id, "
+                          "max(fencing_token), max(acquired_at) FROM leases "
+                          "WHERE id > (SELECT through_lease_id FROM "
+                          "lease_grants_folded) "
+                          "GROUP BY organization_id, profile_id"));
+            while (true) {
+              AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) break;
+              tail.emplace(std::pair(stmt.Text(0), stmt.Text(1)),
+                           std::pair(stmt.Int64(2), stmt.Int64(3)));
+            }
+          }
           {
             AGENTRY_ASSIGN_OR_RETURN(
                 SqliteStatement stmt,
@@ -348,8 +584,17 @@ Result<LeaseSnapshot> SqliteLeaseStore::Load(int64_t now_ms) {
               p.revision = stmt.Int64(3);
               p.created_at_ms = stmt.Int64(4);
               p.updated_at_ms = stmt.Int64(5);
-              s.lease_states.push_back(ProfileLeaseState{
-                  p.organization_id, p.id, stmt.Int64(6), stmt.OptInt64(7)});
+              ProfileLeaseState state{p.organization_id, p.id, stmt.Int64(6),
+                                      stmt.OptInt64(7)};
+              if (auto t = tail.find(std::pair(p.organization_id, p.id));
+                  t != tail.end()) {
+                state.fencing_token =
+                    std::max(state.fencing_token, t->second.first);
+                state.last_leased_at_ms =
+                    std::max(state.last_leased_at_ms.value_or(INT64_MIN),
+                             t->second.second);
+              }
+              s.lease_states.push_back(std::move(state));
               s.profiles.push_back(std::move(p));
             }
           }

@@ -1,13 +1,20 @@
 // The SQLite ProfileStore, PoolStore and LeaseStore (store.h states the
 // contracts), parts of SqliteStore. Tables of migrations/sqlite/
-// 0004_leases.sql, 0005_lease_hot_path.sql and 0006_leases_without_rowid.sql.
-// Lease writes are submitted
-// to the store's group-commit writer without blocking (one fsync covers a
-// whole batch of grants); the writer runs jobs in submission order.
+// 0004_leases.sql, 0005_lease_hot_path.sql, 0006_leases_without_rowid.sql
+// and 0007_grants_folded_in_batches.sql. Lease writes are submitted to the
+// store's group-commit writer without blocking (one fsync covers a whole
+// batch of grants); the writer runs jobs in submission order.
+//
+// A grant writes its lease row only; every `fold_every` grants a job folds
+// the leases written since the last fold into the profiles' token rows
+// (profile_grants), and Load adds the leases not folded yet (0007 says
+// why and how).
 //
 // Thread-safe.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,10 +27,15 @@ namespace agentry {
 
 class GroupCommitWriter;
 class SqliteReadPool;
+// What the writer thread knows of the profiles and of the grants not folded
+// yet (sqlite_lease_store.cc). SqliteLeaseStore makes it; SqliteProfileStore
+// forgets a profile it deletes.
+struct SqliteLeaseWriterState;
 
 class SqliteProfileStore final : public ProfileStore {
  public:
-  SqliteProfileStore(GroupCommitWriter& writer, SqliteReadPool& readers);
+  SqliteProfileStore(GroupCommitWriter& writer, SqliteReadPool& readers,
+                     std::shared_ptr<SqliteLeaseWriterState> lease_state);
 
   Status Create(const Profile& profile) override;
   Result<Profile> Get(std::string_view organization_id,
@@ -39,6 +51,7 @@ class SqliteProfileStore final : public ProfileStore {
 
  private:
   sqlite::ConfigTable table_;
+  std::shared_ptr<SqliteLeaseWriterState> lease_state_;
 };
 
 class SqlitePoolStore final : public PoolStore {
@@ -73,8 +86,9 @@ class SqlitePoolStore final : public PoolStore {
 
 class SqliteLeaseStore final : public LeaseStore {
  public:
-  SqliteLeaseStore(GroupCommitWriter& writer, SqliteReadPool& readers)
-      : writer_(writer), readers_(readers) {}
+  // `fold_every`: grants between two folds (values below 1 count as 1).
+  SqliteLeaseStore(GroupCommitWriter& writer, SqliteReadPool& readers,
+                   size_t fold_every);
 
   void Grant(const Lease& lease, Done done) override;
   void Renew(std::string_view organization_id, std::string_view lease_id,
@@ -85,9 +99,18 @@ class SqliteLeaseStore final : public LeaseStore {
                     std::string_view id) override;
   Result<LeaseSnapshot> Load(int64_t now_ms) override;
 
+  const std::shared_ptr<SqliteLeaseWriterState>& writer_state() const {
+    return state_;
+  }
+
  private:
   GroupCommitWriter& writer_;
   SqliteReadPool& readers_;
+  const uint64_t fold_every_;
+  std::atomic<uint64_t> grants_{0};
+  // Shared with the jobs that use it (they may outlive this object while
+  // the writer drains).
+  std::shared_ptr<SqliteLeaseWriterState> state_;
 };
 
 }  // namespace agentry

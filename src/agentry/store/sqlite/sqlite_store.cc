@@ -473,12 +473,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
       std::make_unique<SqliteToolStore>(*store->writer_, *store->readers_);
   store->instructions_ = std::make_unique<SqliteInstructionStore>(
       *store->writer_, *store->readers_);
-  store->profiles_ =
-      std::make_unique<SqliteProfileStore>(*store->writer_, *store->readers_);
   store->pools_ =
       std::make_unique<SqlitePoolStore>(*store->writer_, *store->readers_);
-  store->leases_ =
-      std::make_unique<SqliteLeaseStore>(*store->writer_, *store->readers_);
+  store->leases_ = std::make_unique<SqliteLeaseStore>(
+      *store->writer_, *store->readers_, options.lease_fold_every);
+  store->profiles_ = std::make_unique<SqliteProfileStore>(
+      *store->writer_, *store->readers_, store->leases_->writer_state());
   return store;
 }
 
