@@ -7,6 +7,7 @@
 #include <future>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -475,6 +476,49 @@ TEST_F(SqliteLeaseFoldTest, AFoldLeavesOutAProfileThatIsGone) {
             ErrorCode::kNotFound);
   GrantOk(a_, 2, kT0 + 1200);
   EXPECT_EQ(Loaded(a_), std::pair(int64_t{2}, std::optional(kT0 + 1200)));
+}
+
+TEST_F(SqliteLeaseFoldTest, LiveLeasesLoadWhetherPinnedByAFoldOrAfterIt) {
+  auto release = [&](const Lease& l, int64_t at) {
+    ASSERT_TRUE(Wait([&](auto done) {
+                  leases().Release(org_.id, l.id, at, done);
+                }).ok());
+  };
+  const Lease l1 = GrantOk(a_, 1, kT0 + 1000);
+  const Lease l2 = GrantOk(b_, 1, kT0 + 1100);
+  release(l2, kT0 + 1150);
+  const Lease l3 = GrantOk(a_, 2, kT0 + 1200);  // a fold follows
+  Drain();
+  const Lease l4 = GrantOk(b_, 2, kT0 + 1300);  // after the fold
+  const Lease l5 = GrantOk(b_, 3, kT0 + 1400);
+  release(l5, kT0 + 1450);
+
+  auto conn = SqliteConnection::Open(backend_.path());
+  ASSERT_TRUE(conn.ok());
+  auto stmt = (*conn)->Prepare("SELECT id, pinned FROM leases");
+  ASSERT_TRUE(stmt.ok());
+  std::map<std::string, bool> pinned;
+  while (*stmt->Step()) pinned[stmt->Text(0)] = !stmt->IsNull(1);
+  EXPECT_TRUE(pinned[l1.id]);
+  EXPECT_FALSE(pinned[l2.id]);  // released before the fold
+  EXPECT_TRUE(pinned[l3.id]);
+  EXPECT_FALSE(pinned[l4.id]);
+  EXPECT_FALSE(pinned[l5.id]);
+
+  auto live_ids = [&](int64_t now) {
+    std::set<std::string> ids;
+    auto snapshot = leases().Load(now);
+    EXPECT_TRUE(snapshot.ok());
+    for (const Lease& l : snapshot->live_leases) ids.insert(l.id);
+    return ids;
+  };
+  Reopen();
+  EXPECT_EQ(live_ids(kT0 + 2000), (std::set<std::string>{l1.id, l3.id, l4.id}));
+  release(l1, kT0 + 2100);
+  release(l4, kT0 + 2200);
+  EXPECT_EQ(live_ids(kT0 + 2300), (std::set<std::string>{l3.id}));
+  // Expired leases are not live, pinned or not.
+  EXPECT_TRUE(live_ids(l3.expires_at_ms).empty());
 }
 
 }  // namespace

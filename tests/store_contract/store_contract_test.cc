@@ -669,12 +669,22 @@ TEST(SqliteStoreTest, LeasesWithoutRowidMigrationKeepsLeases) {
   ASSERT_TRUE(schema.ok());
   ASSERT_TRUE(*schema->Step());
   EXPECT_NE(schema->Text(0).find("WITHOUT ROWID"), std::string::npos);
+  // 0008 then moved the live lease into the index of pinned leases.
   Result<SqliteStatement> index = (*conn)->Prepare(
       "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND "
-      "name = 'leases_unreleased'");
+      "name = 'leases_pinned'");
   ASSERT_TRUE(index.ok());
   ASSERT_TRUE(*index->Step());
   EXPECT_EQ(index->Int64(0), 1);
+  Result<SqliteStatement> pinned =
+      (*conn)->Prepare("SELECT id, pinned FROM leases ORDER BY id");
+  ASSERT_TRUE(pinned.ok());
+  ASSERT_TRUE(*pinned->Step());
+  EXPECT_EQ(pinned->Text(0), "l-done");
+  EXPECT_TRUE(pinned->IsNull(1));
+  ASSERT_TRUE(*pinned->Step());
+  EXPECT_EQ(pinned->Text(0), "l-live");
+  EXPECT_EQ(pinned->Int64(1), 1);
 }
 
 // A database written before 0007_grants_folded_in_batches: every lease

@@ -264,12 +264,25 @@ struct SqliteLeaseWriterState {
       for (const auto& [k, p] : profiles) {
         if (!p.noted) continue;
         const size_t split = k.find('\x1f');
-        AGENTRY_RETURN_IF_ERROR(RaiseTokenRow(
-            c, std::string_view(k).substr(0, split),
-            std::string_view(k).substr(split + 1), p.token, p.started));
+        const Status st = RaiseTokenRow(c, std::string_view(k).substr(0, split),
+                                        std::string_view(k).substr(split + 1),
+                                        p.token, p.started);
+        // A profile that is gone has no token row to raise (its delete
+        // forgets it; this only guards against a fold failing forever).
+        if (!st.ok() && st.code() != ErrorCode::kNotFound) return st;
       }
     } else {
       AGENTRY_RETURN_IF_ERROR(FoldByScan(c, from, *high));
+    }
+    {
+      // The leases of the range still unreleased join the index a restart
+      // loads from (0008).
+      AGENTRY_ASSIGN_OR_RETURN(
+          SqliteStatement pin,
+          c.Prepare("UPDATE leases SET pinned = 1 WHERE id > ? AND id <= ? "
+                    "AND released_at IS NULL"));
+      pin.BindAll(from, *high);
+      AGENTRY_RETURN_IF_ERROR(pin.Run());
     }
     AGENTRY_ASSIGN_OR_RETURN(
         SqliteStatement stmt,
@@ -462,15 +475,17 @@ void SqliteLeaseStore::Grant(const Lease& lease, Done done) {
                             lease.fencing_token, lease.acquired_at_ms));
         }
         // Fails only if the id were taken, or the database fails: then the
-        // writer rolls back the batch (a token row above went with it).
+        // writer rolls back the batch (a token row above went with it). A
+        // lease no fold will see is pinned (0008) at once.
         AGENTRY_ASSIGN_OR_RETURN(
             SqliteStatement stmt,
             c.Prepare("INSERT INTO leases (" AGENTRY_LEASE_COLUMNS
-                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"));
+                      ", pinned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"));
         stmt.BindAll(
             lease.id, lease.organization_id, lease.pool_id, lease.profile_id,
             static_cast<int64_t>(lease.exclusive ? 1 : 0), lease.holder,
-            lease.fencing_token, lease.acquired_at_ms, lease.expires_at_ms);
+            lease.fencing_token, lease.acquired_at_ms, lease.expires_at_ms,
+            raise ? std::optional<int64_t>(1) : std::nullopt);
         AGENTRY_RETURN_IF_ERROR(stmt.Run());
         if (!raise) {
           SqliteLeaseWriterState::Note(*profile, lease);
@@ -629,11 +644,17 @@ Result<LeaseSnapshot> SqliteLeaseStore::Load(int64_t now_ms) {
                   stmt.Text(0), stmt.Text(1), stmt.Text(2)});
             }
           }
+          // The live leases: those pinned by a fold (0008's index), and
+          // those after the last fold (a range of ids).
           AGENTRY_ASSIGN_OR_RETURN(
               SqliteStatement stmt,
               c.Prepare("SELECT " AGENTRY_LEASE_COLUMNS
                         " FROM leases WHERE released_at IS NULL "
-                        "AND expires_at > ?"));
+                        "AND pinned = 1 AND expires_at > ?1 "
+                        "UNION ALL SELECT " AGENTRY_LEASE_COLUMNS
+                        " FROM leases WHERE id > (SELECT through_lease_id "
+                        "FROM lease_grants_folded) AND released_at IS NULL "
+                        "AND pinned IS NULL AND expires_at > ?1"));
           stmt.Bind(1, now_ms);
           while (true) {
             AGENTRY_ASSIGN_OR_RETURN(bool row, stmt.Step());

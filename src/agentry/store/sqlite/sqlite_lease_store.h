@@ -1,14 +1,15 @@
 // The SQLite ProfileStore, PoolStore and LeaseStore (store.h states the
 // contracts), parts of SqliteStore. Tables of migrations/sqlite/
-// 0004_leases.sql, 0005_lease_hot_path.sql, 0006_leases_without_rowid.sql
-// and 0007_grants_folded_in_batches.sql. Lease writes are submitted to the
+// 0004_leases.sql, 0005_lease_hot_path.sql, 0006_leases_without_rowid.sql,
+// 0007_grants_folded_in_batches.sql and
+// 0008_live_leases_pinned_by_folds.sql. Lease writes are submitted to the
 // store's group-commit writer without blocking (one fsync covers a whole
 // batch of grants); the writer runs jobs in submission order.
 //
 // A grant writes its lease row only; every `fold_every` grants a job folds
 // the leases written since the last fold into the profiles' token rows
-// (profile_grants), and Load adds the leases not folded yet (0007 says
-// why and how).
+// (profile_grants) and pins those still unreleased; Load adds the leases
+// not folded yet (0007 and 0008 say why and how).
 //
 // Thread-safe.
 #pragma once
