@@ -69,6 +69,7 @@ Status Application::Start() {
       "agentry_store_commit_batch_size",
       "Writes folded into one store transaction (group commit).", "",
       {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+  store_options.lease_fold_every = config_.lease_fold_every;
   AGENTRY_ASSIGN_OR_RETURN(p.store, OpenStore(config_.store, store_options));
   log::Info("store opened", {{"backend", p.store->backend()}});
 

@@ -18,12 +18,13 @@ Configuration precedence: flags > environment > TOML file (--config) > defaults.
 Environment:
   AGENTRY_CONFIG               TOML file (keys: listen, store, redis, threads,
                                workers, log_level, allow_origins, rate_limit,
-                               auth_failure_limit)
+                               auth_failure_limit, lease_fold_every)
   AGENTRY_LISTEN               like --listen
   AGENTRY_STORE                like --store
   AGENTRY_REDIS                like --redis
   AGENTRY_THREADS              like --threads
   AGENTRY_WORKERS              like --workers
+  AGENTRY_LEASE_FOLD_EVERY     like --lease-fold-every
   AGENTRY_LOG_LEVEL            like --log-level
   AGENTRY_ALLOW_ORIGINS        like --allow-origin, comma-separated
   AGENTRY_RATE_LIMIT           like --rate-limit
@@ -48,7 +49,7 @@ int RunCli(int argc, char** argv) {
 
   ConfigFlags flags;
   std::string config_file, listen, store, redis, log_level;
-  size_t threads = 0, workers = 0;
+  size_t threads = 0, workers = 0, lease_fold_every = 0;
   std::vector<std::string> origins;
   std::string rate_limit, auth_failure_limit;
 
@@ -76,6 +77,11 @@ int RunCli(int argc, char** argv) {
       serve->add_option("--workers", workers,
                         "Worker threads for requests that touch the store "
                         "(default 32, env AGENTRY_WORKERS)");
+  auto* o_fold = serve->add_option(
+      "--lease-fold-every", lease_fold_every,
+      "SQLite: grants between two folds of the leases into the profiles' "
+      "fencing-token rows; a restart reads at most about this many leases "
+      "beyond them (default 2048, env AGENTRY_LEASE_FOLD_EVERY)");
   auto* o_log = serve->add_option(
       "--log-level", log_level,
       "debug, info, warn, error or off (default info, env AGENTRY_LOG_LEVEL)");
@@ -107,6 +113,7 @@ int RunCli(int argc, char** argv) {
   if (o_redis->count()) flags.redis = redis;
   if (o_threads->count()) flags.threads = threads;
   if (o_workers->count()) flags.workers = workers;
+  if (o_fold->count()) flags.lease_fold_every = lease_fold_every;
   if (o_log->count()) flags.log_level = log_level;
   if (o_origin->count()) flags.allow_origins = origins;
   if (o_rate->count()) flags.rate_limit = rate_limit;

@@ -10,6 +10,9 @@ namespace agentry {
 
 namespace {
 
+// A restart reads up to this many leases beyond the last fold.
+constexpr size_t kMaxLeaseFoldEvery = 1000000;
+
 Result<size_t> ParseCount(std::string_view text, std::string_view field,
                           size_t max) {
   size_t v = 0;
@@ -47,9 +50,10 @@ Status ApplyToml(const std::string& path, Config* c) {
         "config");
   }
   static const char* kKnown[] = {
-      "listen",        "store",      "redis",
-      "threads",       "workers",    "log_level",
-      "allow_origins", "rate_limit", "auth_failure_limit"};
+      "listen",          "store",      "redis",
+      "threads",         "workers",    "log_level",
+      "allow_origins",   "rate_limit", "auth_failure_limit",
+      "lease_fold_every"};
   for (const auto& [k, v] : t) {
     bool known = false;
     for (const char* name : kKnown) known = known || k.str() == name;
@@ -88,6 +92,8 @@ Status ApplyToml(const std::string& path, Config* c) {
   AGENTRY_RETURN_IF_ERROR(str("log_level", &c->log_level));
   AGENTRY_RETURN_IF_ERROR(count("threads", &c->threads, 256));
   AGENTRY_RETURN_IF_ERROR(count("workers", &c->workers, 1024));
+  AGENTRY_RETURN_IF_ERROR(count("lease_fold_every", &c->lease_fold_every,
+                                static_cast<int64_t>(kMaxLeaseFoldEvery)));
   for (auto [key, out] :
        {std::pair{"rate_limit", &c->rate_limit},
         std::pair{"auth_failure_limit", &c->auth_failure_limit}}) {
@@ -183,6 +189,11 @@ Result<Config> ResolveConfig(const ConfigFlags& flags, const EnvLookup& env) {
   if (const char* v = env("AGENTRY_WORKERS")) {
     AGENTRY_ASSIGN_OR_RETURN(c.workers, ParseCount(v, "AGENTRY_WORKERS", 1024));
   }
+  if (const char* v = env("AGENTRY_LEASE_FOLD_EVERY")) {
+    AGENTRY_ASSIGN_OR_RETURN(
+        c.lease_fold_every,
+        ParseCount(v, "AGENTRY_LEASE_FOLD_EVERY", kMaxLeaseFoldEvery));
+  }
   if (const char* v = env("AGENTRY_ALLOW_ORIGINS")) {
     c.allow_origins = SplitCommas(v);
   }
@@ -200,6 +211,7 @@ Result<Config> ResolveConfig(const ConfigFlags& flags, const EnvLookup& env) {
   if (flags.redis) c.redis = *flags.redis;
   if (flags.threads) c.threads = *flags.threads;
   if (flags.workers) c.workers = *flags.workers;
+  if (flags.lease_fold_every) c.lease_fold_every = *flags.lease_fold_every;
   if (flags.log_level) c.log_level = *flags.log_level;
   if (flags.allow_origins) c.allow_origins = *flags.allow_origins;
   if (flags.rate_limit) {
@@ -222,6 +234,11 @@ Result<Config> ResolveConfig(const ConfigFlags& flags, const EnvLookup& env) {
   }
   if (c.workers == 0) {
     return Status::InvalidRequest("workers must be at least 1", "workers");
+  }
+  if (c.lease_fold_every == 0 || c.lease_fold_every > kMaxLeaseFoldEvery) {
+    return Status::InvalidRequest("lease-fold-every must be from 1 to " +
+                                      std::to_string(kMaxLeaseFoldEvery),
+                                  "lease-fold-every");
   }
   return c;
 }

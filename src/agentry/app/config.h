@@ -24,6 +24,9 @@ struct Config {
   size_t threads = 0;
   // Worker threads for requests that touch the store.
   size_t workers = 32;
+  // SQLite: grants between two folds of the leases into the profiles'
+  // token rows (StoreOptions::lease_fold_every); at least 1.
+  size_t lease_fold_every = 2048;
   // debug, info, warn, error or off.
   std::string log_level = "info";
   // Browser origins allowed to call the API (all others get 403).
@@ -44,6 +47,7 @@ struct ConfigFlags {
   std::optional<std::string> redis;
   std::optional<size_t> threads;
   std::optional<size_t> workers;
+  std::optional<size_t> lease_fold_every;
   std::optional<std::string> log_level;
   std::optional<std::vector<std::string>> allow_origins;
   std::optional<std::string> rate_limit;

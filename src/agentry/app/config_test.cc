@@ -51,6 +51,7 @@ TEST(ConfigTest, FlagsBeatEnvironmentBeatsFileBeatsDefaults) {
   TomlFile file(
       "listen = \"127.0.0.1:7000\"\nstore = \"sqlite:///tmp/file.db\"\n"
       "threads = 3\nworkers = 7\nlog_level = \"warn\"\n"
+      "lease_fold_every = 64\n"
       "allow_origins = [\"https://a.example\"]\n");
   FakeEnv env;
   env.vars["AGENTRY_STORE"] = "sqlite:///tmp/env.db";
@@ -65,6 +66,7 @@ TEST(ConfigTest, FlagsBeatEnvironmentBeatsFileBeatsDefaults) {
   EXPECT_EQ(c->store, "sqlite:///tmp/env.db");  // env over file
   EXPECT_EQ(c->workers, 11u);                   // flag over env and file
   EXPECT_EQ(c->threads, 3u);                    // file
+  EXPECT_EQ(c->lease_fold_every, 64u);          // file
   EXPECT_EQ(c->log_level, "warn");              // file
   ASSERT_EQ(c->allow_origins.size(), 1u);
   EXPECT_EQ(c->allow_origins[0], "https://a.example");
@@ -98,6 +100,21 @@ TEST(ConfigTest, RefusesBadValues) {
   c = ResolveConfig({}, env.Lookup());
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().field(), "AGENTRY_THREADS");
+
+  env.vars.clear();
+  flags = {};
+  flags.lease_fold_every = 0;
+  c = ResolveConfig(flags, env.Lookup());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().field(), "lease-fold-every");
+  env.vars["AGENTRY_LEASE_FOLD_EVERY"] = "-1";
+  c = ResolveConfig({}, env.Lookup());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().field(), "AGENTRY_LEASE_FOLD_EVERY");
+  env.vars["AGENTRY_LEASE_FOLD_EVERY"] = "5";
+  c = ResolveConfig({}, env.Lookup());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->lease_fold_every, 5u);
 }
 
 TEST(ConfigTest, RefusesBadFiles) {
