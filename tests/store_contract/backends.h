@@ -32,6 +32,7 @@
 #include "agentry/common/metrics.h"
 #include "agentry/domain/tenancy.h"
 #include "agentry/store/postgres/pg_db.h"
+#include "agentry/store/sqlite/sqlite_db.h"
 #include "agentry/store/store.h"
 
 namespace agentry::store_contract {
@@ -147,6 +148,18 @@ inline ApiKey MakeKey(const std::string& organization_id,
   k.hash_hex = HashSecretHex(secret);
   k.scopes = {"agents:read", "keys:write"};
   return k;
+}
+
+// The last lease id a SQLite store at `path` folded into its token rows
+// (lease_grants_folded, migration 0007).
+inline std::string SqliteFoldedThrough(const std::string& path) {
+  Result<std::unique_ptr<SqliteConnection>> conn = SqliteConnection::Open(path);
+  EXPECT_TRUE(conn.ok());
+  Result<SqliteStatement> stmt =
+      (*conn)->Prepare("SELECT through_lease_id FROM lease_grants_folded");
+  EXPECT_TRUE(stmt.ok());
+  EXPECT_TRUE(*stmt->Step());
+  return stmt->Text(0);
 }
 
 // ---- fixture ----

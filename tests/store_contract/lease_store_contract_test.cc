@@ -381,13 +381,7 @@ class SqliteLeaseFoldTest
   }
 
   std::string FoldedThrough() {
-    auto conn = SqliteConnection::Open(backend_.path());
-    EXPECT_TRUE(conn.ok());
-    auto stmt =
-        (*conn)->Prepare("SELECT through_lease_id FROM lease_grants_folded");
-    EXPECT_TRUE(stmt.ok());
-    EXPECT_TRUE(*stmt->Step());
-    return stmt->Text(0);
+    return store_contract::SqliteFoldedThrough(backend_.path());
   }
 
   // The snapshot's token and start time of `profile`.

@@ -28,6 +28,7 @@ using store_contract::kT0;
 using store_contract::MakeKey;
 using store_contract::MakeOrg;
 using store_contract::SqliteBackend;
+using store_contract::SqliteFoldedThrough;
 using store_contract::StoreTest;
 
 // ---- helpers ----
@@ -703,22 +704,13 @@ TEST(SqliteStoreTest, GrantsFoldedMigrationStartsAfterTheLastLease) {
                            "'pool-1', 'prof-1', 1, NULL, 4, 1, 2, NULL)")
                     .ok());
   }
-  auto through_of = [](const std::string& path) {
-    Result<std::unique_ptr<SqliteConnection>> conn =
-        SqliteConnection::Open(path);
-    EXPECT_TRUE(conn.ok());
-    Result<SqliteStatement> stmt =
-        (*conn)->Prepare("SELECT through_lease_id FROM lease_grants_folded");
-    EXPECT_TRUE(stmt.ok());
-    EXPECT_TRUE(*stmt->Step());
-    return stmt->Text(0);
-  };
   ASSERT_TRUE(OpenStore(backend.url()).ok());
-  EXPECT_EQ(through_of(backend.path()), "019aa000-0000-7000-8000-000000000002");
+  EXPECT_EQ(SqliteFoldedThrough(backend.path()),
+            "019aa000-0000-7000-8000-000000000002");
   // On an empty database it starts before any id.
   SqliteBackend empty;
   ASSERT_TRUE(OpenStore(empty.url()).ok());
-  EXPECT_EQ(through_of(empty.path()), "");
+  EXPECT_EQ(SqliteFoldedThrough(empty.path()), "");
 }
 
 TEST(SqliteStoreTest, RefusesADatabaseFromANewerBinary) {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <boost/json/value.hpp>
-#include <climits>
+#include <cstdint>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -255,10 +255,12 @@ struct SqliteLeaseWriterState {
     bool exact = recorded == from;
     for (auto it = profiles.begin(); exact && it != profiles.end(); ++it) {
       if (!it->second.noted) continue;
-      AGENTRY_ASSIGN_OR_RETURN(bool a, LeaseExists(c, it->second.token_lease));
-      AGENTRY_ASSIGN_OR_RETURN(bool b,
-                               LeaseExists(c, it->second.started_lease));
-      exact = a && b;
+      const Profile& p = it->second;
+      AGENTRY_ASSIGN_OR_RETURN(exact, LeaseExists(c, p.token_lease));
+      // Usually the latest grant carries both: one lookup then.
+      if (exact && p.started_lease != p.token_lease) {
+        AGENTRY_ASSIGN_OR_RETURN(exact, LeaseExists(c, p.started_lease));
+      }
     }
     if (exact) {
       for (const auto& [k, p] : profiles) {
