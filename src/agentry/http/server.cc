@@ -18,7 +18,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <charconv>
 #include <chrono>
@@ -461,6 +461,43 @@ class Server::Impl {
     return CheckHeadWith(msg, chunked, opts_.max_header_bytes);
   }
 
+  using Parser = bhttp::request_parser<bhttp::string_body>;
+
+  // Parses what `buffer` holds into `parser`, reading more only when it
+  // must, until the header (whole = false) or the whole message is in: what
+  // bhttp::async_read_header and bhttp::async_read do, with their errors
+  // (end_of_stream before any byte, partial_message for a message cut
+  // short), but with no composed operation and no post through the
+  // scheduler when the request is already buffered — the common case.
+  awaitable<boost::system::error_code> ReadRequest(Conn& conn,
+                                                   beast::flat_buffer& buffer,
+                                                   Parser& parser, bool whole) {
+    if (whole) parser.eager(true);
+    boost::system::error_code ec;
+    for (;;) {
+      if (whole ? parser.is_done() : parser.is_header_done()) co_return ec;
+      if (buffer.size() != 0) {
+        const size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec && ec != bhttp::error::need_more) co_return ec;
+        const bool need_more = ec || used == 0;
+        ec = {};
+        if (!need_more) continue;
+      }
+      const size_t room =
+          std::clamp<size_t>(buffer.capacity() - buffer.size(), 512, 65536);
+      auto [rec, n] =
+          co_await conn.socket.async_read_some(buffer.prepare(room), kTuple);
+      buffer.commit(n);
+      if (rec == asio::error::eof) {
+        if (!parser.got_some()) co_return bhttp::error::end_of_stream;
+        parser.put_eof(ec);  // partial_message: the message was cut short
+        co_return ec;
+      }
+      if (rec) co_return rec;
+    }
+  }
+
   awaitable<void> Session(std::shared_ptr<Conn> conn, Sweep& sweep) {
     sweep.conns.insert(conn.get());
     beast::flat_buffer buffer;
@@ -476,12 +513,11 @@ class Server::Impl {
         if (ec || n == 0) break;
         buffer.commit(n);
       }
-      bhttp::request_parser<bhttp::string_body> parser;
+      Parser parser;
       parser.header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
       parser.body_limit(opts_.max_body_bytes);
       conn->deadline = Clock::now() + opts_.request_timeout;
-      auto [ec, n] = co_await bhttp::async_read_header(conn->socket, buffer,
-                                                       parser, kTuple);
+      auto ec = co_await ReadRequest(*conn, buffer, parser, /*whole=*/false);
       // Refusals the parser does not make (each closes the connection, so
       // nothing after this request on it is ever read as a request):
       std::optional<Status> refused;
@@ -500,8 +536,7 @@ class Server::Impl {
               kTuple);
           if (wec) break;
         }
-        std::tie(ec, n) =
-            co_await bhttp::async_read(conn->socket, buffer, parser, kTuple);
+        ec = co_await ReadRequest(*conn, buffer, parser, /*whole=*/true);
       }
       const auto start = Clock::now();
       if (ec || refused) {
