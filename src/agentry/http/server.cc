@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -445,6 +446,7 @@ class Server::Impl {
       }
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      socket.non_blocking(true, ignored);  // see Write
       open_.fetch_add(1, std::memory_order_relaxed);
       auto conn = std::make_shared<Conn>(std::move(socket), &open_);
       auto ep = conn->socket.remote_endpoint(ignored);
@@ -822,9 +824,19 @@ class Server::Impl {
     std::array<asio::const_buffer, 2> bufs = {
         asio::buffer(head),
         asio::buffer(body.data(), no_body ? 0 : body.size())};
+    // As much as the socket takes now (it is non-blocking) — all of it,
+    // nearly always — and only the rest through an asynchronous write.
+    boost::system::error_code ec;
+    const size_t sent = conn.socket.write_some(bufs, ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      co_return false;
+    }
+    if (sent == head.size() + bufs[1].size()) co_return true;
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(bufs);
+    rest.consume(sent);
     conn.deadline = Clock::now() + opts_.request_timeout;
-    auto [ec, n] = co_await asio::async_write(conn.socket, bufs, kTuple);
-    co_return !ec;
+    auto [wec, n] = co_await asio::async_write(conn.socket, rest, kTuple);
+    co_return !wec;
   }
 
   awaitable<void> DrainAndClose(Conn& conn) {
