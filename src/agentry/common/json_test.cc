@@ -859,5 +859,46 @@ TEST(SerializeTest, RoundTripsThroughTheStrictParser) {
   EXPECT_EQ(Serialize(v->get_object()), R"({"a":[1,2],"b":"x"})");
 }
 
+TEST(AppendStringTest, EscapesAsBoostJsonDoesAtEveryLengthAndOffset) {
+  // Every ASCII byte, and multi-byte UTF-8, at each position of strings
+  // long and short enough to cross the eight-byte fast path's chunks.
+  const std::string alphabet = [] {
+    std::string a;
+    for (int c = 0; c < 0x80; ++c) a.push_back(static_cast<char>(c));
+    return a + "\xc3\xa9\xe2\x82\xac";  // "é€"
+  }();
+  uint32_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
+  for (int round = 0; round < 4000; ++round) {
+    const size_t len = next() % 40;
+    std::string s;
+    while (s.size() < len) {
+      // Mostly plain characters (long runs), sometimes anything.
+      const size_t pick =
+          next() % 8 == 0 ? next() % alphabet.size() : 0x61 + next() % 26;
+      if (pick >= 0x80) {
+        s += "\xc3\xa9";
+      } else {
+        s.push_back(alphabet[pick]);
+      }
+    }
+    std::string out = "x";
+    AppendString(out, s);
+    EXPECT_EQ(out, "x" + bj::serialize(bj::string(s))) << round;
+  }
+  for (int c = 0; c < 0x80; ++c) {
+    for (size_t at = 0; at < 17; ++at) {
+      std::string s(17, 'a');
+      s[at] = static_cast<char>(c);
+      std::string out;
+      AppendString(out, s);
+      EXPECT_EQ(out, bj::serialize(bj::string(s))) << c << " at " << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace agentry::json

@@ -1,5 +1,6 @@
 #include "agentry/http/router.h"
 
+#include <array>
 #include <boost/url/parse.hpp>
 #include <stdexcept>
 
@@ -9,9 +10,17 @@ namespace {
 
 // Letters, digits, '-', '_', '~': unreserved characters that need no
 // decoding ('.' is left out: "." and ".." segments take the slow path).
+// One table lookup per character (every request's target is scanned).
+constexpr std::array<bool, 256> kPlainSegmentChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '~';
+  }
+  return t;
+}();
 constexpr bool PlainSegmentChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '~';
+  return kPlainSegmentChars[static_cast<unsigned char>(c)];
 }
 
 // "/seg/seg…" of plain characters only, optionally followed by
