@@ -25,11 +25,28 @@ std::string RandomAlnum(size_t n) {
   return out;
 }
 
-void HashSecretHexInto(std::string_view secret, char (&out)[64]) {
-  unsigned char digest[32];
-  crypto_generichash(digest, sizeof(digest),
+void HashSecretInto(std::string_view secret, unsigned char (&out)[32]) {
+  crypto_generichash(out, sizeof(out),
                      reinterpret_cast<const unsigned char*>(secret.data()),
                      secret.size(), nullptr, 0);
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     hex.data(), hex.size(), nullptr, &len, &end) != 0 ||
+      end != hex.data() + hex.size() || len != out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+void HashSecretHexInto(std::string_view secret, char (&out)[64]) {
+  unsigned char digest[32];
+  HashSecretInto(secret, digest);
   static constexpr char kHex[] = "0123456789abcdef";
   for (size_t i = 0; i < sizeof(digest); ++i) {
     out[2 * i] = kHex[digest[i] >> 4];

@@ -28,8 +28,14 @@ std::string RandomAlnum(size_t n);
 // fast keyed-free hash is the right tool (no password stretching needed).
 std::string HashSecretHex(std::string_view secret);
 
-// The same 64 hex digits written into `out` (no allocation: the hot path).
+// The same 64 hex digits written into `out` (no allocation).
 void HashSecretHexInto(std::string_view secret, char (&out)[64]);
+
+// The same digest, its 32 bytes raw (the hot path: no hex to write).
+void HashSecretInto(std::string_view secret, unsigned char (&out)[32]);
+
+// The bytes a hex string spells (either case); nullopt when it is not hex.
+std::optional<std::string> HexDecode(std::string_view hex);
 
 // Compares in time that depends only on the lengths, never on the contents.
 bool ConstantTimeEqual(std::string_view a, std::string_view b);

@@ -77,6 +77,25 @@ TEST_F(CryptoTest, HashSecretHexShapeAndBinaryInput) {
   EXPECT_EQ(h, HashSecretHex(std::string("a\0b", 3)));
 }
 
+TEST_F(CryptoTest, HashSecretIntoIsTheRawDigestTheHexSpells) {
+  for (std::string_view secret :
+       {"", "abc", "a key of forty characters, near enough"}) {
+    unsigned char raw[32];
+    HashSecretInto(secret, raw);
+    const std::string bytes(reinterpret_cast<const char*>(raw), sizeof(raw));
+    EXPECT_EQ(HexDecode(HashSecretHex(secret)), bytes) << secret;
+  }
+}
+
+TEST_F(CryptoTest, HexDecode) {
+  EXPECT_EQ(HexDecode(""), "");
+  EXPECT_EQ(HexDecode("00ff7A"), std::string("\x00\xff\x7a", 3));
+  EXPECT_EQ(HexDecode("0"), std::nullopt);     // odd length
+  EXPECT_EQ(HexDecode("0g"), std::nullopt);    // not hex
+  EXPECT_EQ(HexDecode("00 1"), std::nullopt);  // a space
+  EXPECT_EQ(HexDecode("zz00"), std::nullopt);
+}
+
 TEST_F(CryptoTest, ConstantTimeEqual) {
   EXPECT_TRUE(ConstantTimeEqual("", ""));
   EXPECT_TRUE(ConstantTimeEqual("secret", "secret"));

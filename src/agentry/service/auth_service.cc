@@ -1,6 +1,7 @@
 #include "agentry/service/auth_service.h"
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include "agentry/common/crypto.h"
@@ -17,6 +18,12 @@ Status RequireScope(const Principal& p, Scope s) {
 AuthService::AuthService(Store& store, const Clock& clock)
     : store_(store), clock_(clock) {}
 
+size_t AuthService::DigestHash::operator()(std::string_view digest) const {
+  size_t h = 0;
+  std::memcpy(&h, digest.data(), std::min(sizeof(h), digest.size()));
+  return h;
+}
+
 Result<AuthService::Entry> AuthService::MakeEntry(const ApiKey& key) {
   AGENTRY_ASSIGN_OR_RETURN(ScopeSet scopes,
                            ScopeSet::Parse(key.scopes, "scopes"));
@@ -30,23 +37,27 @@ Result<AuthService::Entry> AuthService::MakeEntry(const ApiKey& key) {
     std::sort(ids.begin(), ids.end());
     p->agent_ids = std::move(ids);
   }
-  return Entry{key.id, key.hash_hex, key.expires_at_ms, std::move(p)};
+  std::optional<std::string> digest = HexDecode(key.hash_hex);
+  if (!digest || digest->size() != 32) {
+    return Status::Internal("API key " + key.id + " has a malformed hash");
+  }
+  return Entry{key.id, std::move(*digest), key.expires_at_ms, std::move(p)};
 }
 
 Status AuthService::LoadKeys() {
   AGENTRY_ASSIGN_OR_RETURN(std::vector<ApiKey> keys,
                            store_.api_keys().ListActive());
-  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> by_hash;
-  std::unordered_map<std::string, std::string> hash_by_id;
+  ByDigest by_digest;
+  std::unordered_map<std::string, std::string> digest_by_id;
   for (const ApiKey& k : keys) {
     auto entry = MakeEntry(k);
     if (!entry.ok()) continue;  // a key with scopes this build lacks
-    hash_by_id[k.id] = k.hash_hex;
-    by_hash[k.hash_hex] = std::move(entry).value();
+    digest_by_id[k.id] = entry->digest;
+    by_digest[entry->digest] = std::move(entry).value();
   }
   std::unique_lock lock(mu_);
-  by_hash_ = std::move(by_hash);
-  hash_by_id_ = std::move(hash_by_id);
+  by_digest_ = std::move(by_digest);
+  digest_by_id_ = std::move(digest_by_id);
   return Status::Ok();
 }
 
@@ -55,14 +66,15 @@ Result<std::shared_ptr<const Principal>> AuthService::Authenticate(
   static const Status kRefused =
       Status::Unauthorized("missing, unknown, revoked or expired API key");
   if (presented.empty() || presented.size() > 512) return kRefused;
-  char hex[64];
-  HashSecretHexInto(presented, hex);
-  const std::string_view hash(hex, sizeof(hex));
+  unsigned char raw[32];
+  HashSecretInto(presented, raw);
+  const std::string_view digest(reinterpret_cast<const char*>(raw),
+                                sizeof(raw));
   std::shared_lock lock(mu_);
-  auto it = by_hash_.find(hash);
-  if (it == by_hash_.end()) return kRefused;
+  auto it = by_digest_.find(digest);
+  if (it == by_digest_.end()) return kRefused;
   const Entry& e = it->second;
-  if (!ConstantTimeEqual(e.hash_hex, hash)) return kRefused;
+  if (!ConstantTimeEqual(e.digest, digest)) return kRefused;
   if (e.expires_at_ms && *e.expires_at_ms <= clock_.NowMs()) return kRefused;
   return e.principal;
 }
@@ -72,16 +84,21 @@ void AuthService::AddKey(const ApiKey& key) {
   auto entry = MakeEntry(key);
   if (!entry.ok()) return;
   std::unique_lock lock(mu_);
-  by_hash_[key.hash_hex] = std::move(entry).value();
-  hash_by_id_[key.id] = key.hash_hex;
+  RemoveKeyLocked(key.id);  // its hash may have changed
+  digest_by_id_[key.id] = entry->digest;
+  by_digest_[entry->digest] = std::move(entry).value();
 }
 
 void AuthService::RemoveKey(std::string_view key_id) {
   std::unique_lock lock(mu_);
-  auto it = hash_by_id_.find(std::string(key_id));
-  if (it == hash_by_id_.end()) return;
-  by_hash_.erase(it->second);
-  hash_by_id_.erase(it);
+  RemoveKeyLocked(key_id);
+}
+
+void AuthService::RemoveKeyLocked(std::string_view key_id) {
+  auto it = digest_by_id_.find(std::string(key_id));
+  if (it == digest_by_id_.end()) return;
+  by_digest_.erase(it->second);
+  digest_by_id_.erase(it);
 }
 
 Status AuthService::RefreshKey(std::string_view organization_id,
@@ -101,7 +118,7 @@ Status AuthService::RefreshKey(std::string_view organization_id,
 
 size_t AuthService::size() const {
   std::shared_lock lock(mu_);
-  return hash_by_id_.size();
+  return digest_by_id_.size();
 }
 
 }  // namespace agentry

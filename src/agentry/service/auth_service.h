@@ -56,19 +56,28 @@ class AuthService {
  private:
   struct Entry {
     std::string key_id;
-    std::string hash_hex;
+    std::string digest;  // BLAKE2b-256 of the key, 32 raw bytes
     std::optional<int64_t> expires_at_ms;
     std::shared_ptr<const Principal> principal;
   };
   static Result<Entry> MakeEntry(const ApiKey& key);
+  void RemoveKeyLocked(std::string_view key_id);  // REQUIRES(mu_) held
 
   Store& store_;
   const Clock& clock_;
   mutable std::shared_mutex mu_;
-  // hash of the key -> entry (looked up by string_view). GUARDED_BY(mu_)
-  StringMap<Entry> by_hash_;
-  // key id -> hash. GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::string> hash_by_id_;
+  // A digest's first 8 bytes are uniformly random: they are its bucket
+  // hash (hashing the digest again cost as much as the lookup).
+  struct DigestHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view digest) const;
+  };
+  using ByDigest =
+      std::unordered_map<std::string, Entry, DigestHash, std::equal_to<>>;
+  // digest of the key -> entry (looked up by string_view). GUARDED_BY(mu_)
+  ByDigest by_digest_;
+  // key id -> digest. GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::string> digest_by_id_;
 };
 
 }  // namespace agentry
